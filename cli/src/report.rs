@@ -1,0 +1,33 @@
+//! What `refill run` reports.
+
+use serde::Serialize;
+
+/// One call's outcome, printed by `refill run --json`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RunReport {
+    /// The engine that ran the call.
+    pub(crate) engine: &'static str,
+    /// The export called.
+    pub(crate) export: String,
+    /// The export's return value.
+    pub(crate) result: i64,
+    /// Refill calls served.
+    pub(crate) fills: u64,
+    /// Payload bytes written into guest memory.
+    pub(crate) bytes_streamed: u64,
+    /// Guest linear memory size after the call.
+    pub(crate) peak_memory_bytes: u64,
+    /// Wall time of streaming and the call, in seconds.
+    pub(crate) elapsed_s: f64,
+}
+
+impl RunReport {
+    /// Streaming throughput in GiB/s.
+    pub(crate) fn gib_per_s(&self) -> f64 {
+        if self.elapsed_s > 0.0 {
+            self.bytes_streamed as f64 / self.elapsed_s / f64::from(1u32 << 30)
+        } else {
+            0.0
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `refill run` and `refill fixtures`.
+
+use std::time::Instant;
+
+use refill::{
+    AnyEngine, DynEngine, DynInstance, DynModule, Error, ErrorKind, Instance, InstanceConfig,
+    Result,
+};
+
+use crate::args::{EngineArgs, RunArgs};
+use crate::inputs::{ArgumentOrder, Input, chunk_size, ordered};
+use crate::report::RunReport;
+
+const BUILTIN_PREFIX: &str = "builtin:";
+
+pub(crate) fn run(args: RunArgs, order: &ArgumentOrder) -> Result<()> {
+    let inputs = ordered(&args.inputs, &args.input_sizes, args.seed, order);
+    let wasm = load_module(&args.module)?;
+    let report = execute(&args.engine, &wasm, &args.export, &inputs)?;
+    if args.json {
+        let json = serde_json::to_string(&report).map_err(|e| {
+            Error::new(ErrorKind::Engine, "cannot encode the report").with_source(e)
+        })?;
+        println!("{json}");
+    } else {
+        println!("{}", report.result);
+    }
+    Ok(())
+}
+
+/// Compiles `wasm` on the chosen engine, streams `inputs` and calls `export`.
+pub(crate) fn execute(
+    choice: &EngineArgs,
+    wasm: &[u8],
+    export: &str,
+    inputs: &[Input],
+) -> Result<RunReport> {
+    let engine = match choice.engine {
+        Some(kind) => AnyEngine::new(kind)?,
+        None => AnyEngine::default(),
+    };
+    let config = InstanceConfig::new().with_chunk_size(chunk_size(choice.chunk)?);
+    // Open every input before compiling, so a missing file fails fast.
+    let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
+    let module = engine.compile(wasm)?;
+    let mut instance = module.instantiate(&config)?;
+    let started = Instant::now();
+    let result = instance.call_with_streams(export, sources)?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let stats = DynInstance::stats(&instance);
+    Ok(RunReport {
+        engine: engine.name(),
+        export: export.to_owned(),
+        result,
+        fills: stats.fills,
+        bytes_streamed: stats.bytes_streamed,
+        peak_memory_bytes: DynInstance::memory_size(&instance),
+        elapsed_s,
+    })
+}
+
+/// Reads a module from a file, or takes a built-in one (`builtin:NAME`).
+pub(crate) fn load_module(spec: &str) -> Result<Vec<u8>> {
+    if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
+        return refill_fixtures::by_name(name)
+            .map(|fixture| fixture.wasm.to_vec())
+            .ok_or_else(|| {
+                let names: Vec<&str> = refill_fixtures::ALL.iter().map(|f| f.name).collect();
+                Error::new(
+                    ErrorKind::InvalidModule,
+                    format!(
+                        "no built-in contract `{name}`; there are: {}",
+                        names.join(", ")
+                    ),
+                )
+            });
+    }
+    std::fs::read(spec).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidModule,
+            format!("cannot read module {spec}"),
+        )
+        .with_source(e)
+    })
+}
+
+pub(crate) fn list_fixtures() {
+    println!("built-in contracts (MODULE = builtin:NAME):");
+    for f in refill_fixtures::ALL {
+        println!(
+            "  {:<14} --export {:<14} {} argument(s): {}",
+            f.name, f.export, f.args, f.doc
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! The `refill` command as a user runs it: results, JSON, and one-line errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use refill_testkit::{expected_fills, generated_digest};
+
+fn refill(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_refill"))
+        .args(args)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => panic!("cannot start refill: {e}"),
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failed run whose stderr is one line mentioning `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {text}");
+    assert_eq!(text.lines().count(), 1, "not one line: {text}");
+    assert!(text.starts_with("error: "), "{text}");
+    assert!(text.contains(needle), "`{needle}` not in: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+/// A file in the temp dir, unique per test and process.
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("refill-cli-{}-{name}", std::process::id()));
+    if let Err(e) = std::fs::write(&path, bytes) {
+        panic!("cannot write {}: {e}", path.display());
+    }
+    path
+}
+
+fn wat_file(name: &str, text: &str) -> PathBuf {
+    match wat::parse_str(text) {
+        Ok(wasm) => temp_file(name, &wasm),
+        Err(e) => panic!("bad test WAT: {e}"),
+    }
+}
+
+fn json_field(json: &str, field: &str) -> String {
+    let key = format!("\"{field}\":");
+    let at = json.find(&key).map(|i| i + key.len());
+    let rest = at.map(|i| &json[i..]).unwrap_or("");
+    rest.split([',', '}'])
+        .next()
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[test]
+fn run_prints_the_digest_on_every_engine() {
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "run",
+            "builtin:digest",
+            "--export",
+            "digest",
+            "--input-size",
+            "1MiB",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(json.lines().count(), 1);
+        assert_eq!(json_field(&json, "engine"), engine);
+        let result: i64 = json_field(&json, "result").parse().unwrap_or(0);
+        assert_eq!(result as u64, generated_digest(0, 1 << 20), "{engine}");
+        assert_eq!(
+            json_field(&json, "fills"),
+            expected_fills(1 << 20, 65_536).to_string()
+        );
+        assert_eq!(
+            json_field(&json, "bytes_streamed"),
+            (1u64 << 20).to_string()
+        );
+        let memory: u64 = json_field(&json, "peak_memory_bytes")
+            .parse()
+            .unwrap_or(u64::MAX);
+        assert!(memory < 4 << 20, "{engine}: {memory}");
+    }
+}
+
+#[test]
+fn inputs_stream_in_command_line_order() {
+    let file = temp_file("order.bin", &refill_testkit::generated(77, 5000));
+    let file = file.to_string_lossy().into_owned();
+    let out = refill(&[
+        "run",
+        "builtin:interleave",
+        "--export",
+        "interleave3",
+        "--input-size",
+        "100",
+        "--input",
+        &file,
+        "--input-size",
+        "3000",
+        "--seed",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: i64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    // Generated input k uses seed 10 + k; the file is argument 1.
+    let want = refill_testkit::combine3(
+        generated_digest(10, 100),
+        generated_digest(77, 5000),
+        generated_digest(12, 3000),
+    );
+    assert_eq!(result as u64, want);
+}
+
+#[test]
+fn demo_explains_and_checks_itself() {
+    let out = refill(&["demo", "--size", "2MiB", "--engine", "wasmi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("matches the host's digest"), "{text}");
+    assert!(text.contains("refill calls           32"), "{text}");
+}
+
+#[test]
+fn missing_input_file_is_named() {
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "digest",
+        "--input",
+        "no/such/state.bin",
+    ]);
+    assert_one_line_error(&out, "no/such/state.bin");
+}
+
+#[test]
+fn bad_wasm_is_an_invalid_module() {
+    let path = temp_file("garbage.wasm", b"this is not wasm");
+    let out = refill(&["run", &path.to_string_lossy(), "--export", "x"]);
+    assert_one_line_error(&out, "invalid module");
+    let out = refill(&["run", "no/such/module.wasm", "--export", "x"]);
+    assert_one_line_error(&out, "no/such/module.wasm");
+    let out = refill(&["run", "builtin:nope", "--export", "x"]);
+    assert_one_line_error(&out, "no built-in contract `nope`");
+}
+
+#[test]
+fn missing_export_is_named() {
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "summarize",
+        "--input-size",
+        "10",
+    ]);
+    assert_one_line_error(&out, "`summarize`");
+}
+
+#[test]
+fn guest_trap_is_one_line() {
+    let path = wat_file(
+        "trap.wasm",
+        r#"(module (memory (export "memory") 1)
+             (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
+             (func (export "boom") (result i64) unreachable))"#,
+    );
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "run",
+            &path.to_string_lossy(),
+            "--export",
+            "boom",
+            "--engine",
+            engine,
+        ]);
+        assert_one_line_error(&out, "guest trapped");
+    }
+}
+
+#[test]
+fn hostile_descriptor_is_refused() {
+    // initiate_buffer returns an address past the end of the 1-page memory.
+    let path = wat_file(
+        "hostile.wasm",
+        r#"(module (memory (export "memory") 1)
+             (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 65535)
+             (func (export "f") (param i64) (result i64) i64.const 0))"#,
+    );
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "run",
+            &path.to_string_lossy(),
+            "--export",
+            "f",
+            "--input-size",
+            "10",
+            "--engine",
+            engine,
+        ]);
+        assert_one_line_error(&out, "descriptor out of bounds");
+    }
+}
+
+#[test]
+fn bad_chunk_size_is_refused() {
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "digest",
+        "--chunk",
+        "4",
+        "--input-size",
+        "1",
+    ]);
+    assert_one_line_error(&out, "chunk size 4");
+}
+
+#[test]
+fn unknown_engine_is_a_usage_error() {
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "digest",
+        "--engine",
+        "v8",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("v8"));
+}

@@ -1,0 +1,92 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use refill::{
+    AnyEngine, AnyInstance, BoxedSource, DynEngine, DynModule, EngineKind, Instance,
+    InstanceConfig, Result, StreamStats,
+};
+use refill_fixtures::Fixture;
+
+pub use refill_testkit::{GeneratedSource, expected_fills, generated_digest};
+
+/// The chunk sizes every streaming case runs with: 4 KiB, 64 KiB, 1 MiB.
+pub const CHUNK_SIZES: [u32; 3] = [4 << 10, 64 << 10, 1 << 20];
+
+/// The payload sizes around a chunk boundary that every chunk size is tried
+/// with: 0, 1, chunk-5, chunk-4, chunk-3, chunk, chunk+1, 3 chunks, 10 MiB + 7.
+/// (`chunk - 4` is exactly what the first buffer holds after the header.)
+pub fn payload_sizes(chunk: u32) -> [u64; 9] {
+    let c = u64::from(chunk);
+    [0, 1, c - 5, c - 4, c - 3, c, c + 1, 3 * c, (10 << 20) + 7]
+}
+
+/// A case in which one engine is known to behave differently, and why.
+#[derive(Clone, Copy, Debug)]
+pub struct Divergence {
+    /// The engine that behaves differently.
+    pub engine: EngineKind,
+    /// The case, by its function name.
+    pub case: &'static str,
+    /// Why, in one sentence.
+    pub reason: &'static str,
+}
+
+/// Known, documented differences between engines. Empty: every case holds
+/// identically on wasmi, wasmtime and wasmer.
+pub const KNOWN_DIVERGENCES: &[Divergence] = &[];
+
+/// The documented divergence of `engine` in `case`, if any.
+pub fn divergence(engine: EngineKind, case: &str) -> Option<&'static Divergence> {
+    KNOWN_DIVERGENCES
+        .iter()
+        .find(|d| d.engine == engine && d.case == case)
+}
+
+/// What one call produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The export's return value.
+    pub result: i64,
+    /// The instance's streaming counters after the call.
+    pub stats: StreamStats,
+    /// Guest linear memory size after the call.
+    pub memory_size: u64,
+}
+
+/// A fresh instance of `wasm` on `engine` with chunks of `chunk` bytes.
+pub fn instantiate(engine: EngineKind, wasm: &[u8], chunk: u32) -> Result<AnyInstance> {
+    let module = AnyEngine::new(engine)?.compile(wasm)?;
+    module.instantiate(&InstanceConfig::new().with_chunk_size(chunk))
+}
+
+/// Streams `sources` into a fresh instance of `fixture` and calls its export.
+pub fn run(
+    engine: EngineKind,
+    fixture: &Fixture,
+    sources: Vec<BoxedSource>,
+    chunk: u32,
+) -> Result<Outcome> {
+    let mut instance = instantiate(engine, fixture.wasm, chunk)?;
+    let result = instance.call_with_streams(fixture.export, sources)?;
+    Ok(Outcome {
+        result,
+        stats: instance.stats(),
+        memory_size: instance.memory_size(),
+    })
+}
+
+/// A generated payload as a boxed source.
+pub fn generated(seed: u64, len: u64) -> BoxedSource {
+    Box::new(GeneratedSource::new(seed, len))
+}
+
+/// Instances move between threads and modules are shared between them.
+#[allow(dead_code)]
+fn thread_bounds() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<AnyInstance>();
+    send_sync::<refill::AnyModule>();
+    send_sync::<AnyEngine>();
+}

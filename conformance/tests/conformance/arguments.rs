@@ -1,0 +1,60 @@
+//! Several streamed arguments in one call, and several calls on one instance.
+
+use refill::{EngineKind, Instance, Result};
+use refill_conformance::{expected_fills, generated, generated_digest, instantiate};
+use refill_testkit::combine3;
+use rstest::rstest;
+use rstest_reuse::apply;
+
+use super::engines;
+
+/// Three arguments read interleaved each arrive whole and in order; the
+/// refills are the sum of each argument's.
+#[apply(engines)]
+fn three_interleaved_arguments(
+    #[case] engine: EngineKind,
+    #[values(4 << 10, 64 << 10)] chunk: u32,
+    #[values([0, 1, 200_000], [70_000, 5, 3 << 20], [65_532, 65_533, 131_072])] lens: [u64; 3],
+) -> Result<()> {
+    let fixture = &refill_fixtures::INTERLEAVE;
+    let mut instance = instantiate(engine, fixture.wasm, chunk)?;
+    let sources = lens
+        .iter()
+        .enumerate()
+        .map(|(k, &len)| generated(k as u64, len));
+    let result = instance.call_with_streams(fixture.export, sources)?;
+    let want = combine3(
+        generated_digest(0, lens[0]),
+        generated_digest(1, lens[1]),
+        generated_digest(2, lens[2]),
+    );
+    assert_eq!(result as u64, want, "{engine}");
+    let fills: u64 = lens.iter().map(|&len| expected_fills(len, chunk)).sum();
+    assert_eq!(instance.stats().fills, fills);
+    assert_eq!(instance.stats().streams, 3);
+    Ok(())
+}
+
+/// Streams do not outlive their call: one instance serves many calls, each
+/// with its own payload, and its memory does not grow from call to call.
+#[apply(engines)]
+fn many_calls_on_one_instance(#[case] engine: EngineKind) -> Result<()> {
+    let fixture = &refill_fixtures::DIGEST;
+    let mut instance = instantiate(engine, fixture.wasm, 64 << 10)?;
+    let mut sizes = Vec::new();
+    for round in 0..20u64 {
+        let len = 100_000 + round * 7_919;
+        let result = instance.call_with_streams(fixture.export, [generated(round, len)])?;
+        assert_eq!(
+            result as u64,
+            generated_digest(round, len),
+            "{engine} round {round}"
+        );
+        sizes.push(instance.memory_size());
+    }
+    assert!(
+        sizes.windows(2).skip(1).all(|w| w[0] == w[1]),
+        "memory grew: {sizes:?}"
+    );
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The one error type of refill: a kind to match on, a message for people, and
+//! the engine's or the source's own error as `source`.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+/// What went wrong, as a value to match on. Messages are for people; tests and
+/// embedders match on the kind.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The 32-byte buffer descriptor does not lie inside guest memory.
+    DescriptorOutOfBounds,
+    /// The data area named by a descriptor does not lie inside guest memory or
+    /// the 32-bit address space.
+    DataAreaOutOfBounds,
+    /// A cursor cell (`last_read` or `last_write`) does not lie inside guest memory.
+    CursorOutOfBounds,
+    /// Two parts of one buffer (descriptor, data area, cursor cells) overlap.
+    BufferOverlap,
+    /// The data area is too small for the header or for the data still pending.
+    BufferTooSmall,
+    /// The guest passed an instance id that is not its own.
+    WrongInstanceId,
+    /// The guest asked to refill a buffer address that the host never primed.
+    UnknownBuffer,
+    /// A payload is longer than the header can say (`u32::MAX`) or a limit allows.
+    PayloadTooLarge,
+    /// A chunk size outside the accepted range.
+    InvalidChunkSize,
+    /// The host-side stream source failed (an I/O error).
+    SourceFailed,
+    /// The host-side stream source ended before its declared length.
+    SourceTruncated,
+    /// The host-side stream source has more bytes than it declared.
+    SourceOverlong,
+    /// The bytes given are not a valid WebAssembly module for this engine.
+    InvalidModule,
+    /// The module does not export what the call needs.
+    MissingExport,
+    /// An export or import has the wrong type.
+    SignatureMismatch,
+    /// Instantiation failed (unresolvable import, start function trap, ...).
+    Instantiation,
+    /// The guest trapped (unreachable, out-of-bounds access, stack overflow, ...).
+    Trap,
+    /// A guest address the host was asked to read back lies outside guest memory.
+    ResultOutOfBounds,
+    /// A stream's bytes did not arrive intact: a result computed over them
+    /// differs from the host's (reported by tools such as the CLI's demo).
+    StreamCorrupted,
+    /// An engine name that is unknown or not compiled in.
+    UnknownEngine,
+    /// Any other failure reported by an engine.
+    Engine,
+}
+
+impl ErrorKind {
+    /// A short, stable description of the kind.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DescriptorOutOfBounds => "buffer descriptor out of bounds",
+            Self::DataAreaOutOfBounds => "buffer data area out of bounds",
+            Self::CursorOutOfBounds => "buffer cursor out of bounds",
+            Self::BufferOverlap => "buffer parts overlap",
+            Self::BufferTooSmall => "buffer too small",
+            Self::WrongInstanceId => "wrong instance id",
+            Self::UnknownBuffer => "unknown buffer",
+            Self::PayloadTooLarge => "payload too large",
+            Self::InvalidChunkSize => "invalid chunk size",
+            Self::SourceFailed => "stream source failed",
+            Self::SourceTruncated => "stream source truncated",
+            Self::SourceOverlong => "stream source overlong",
+            Self::InvalidModule => "invalid module",
+            Self::MissingExport => "missing export",
+            Self::SignatureMismatch => "signature mismatch",
+            Self::Instantiation => "instantiation failed",
+            Self::Trap => "guest trapped",
+            Self::ResultOutOfBounds => "result out of bounds",
+            Self::StreamCorrupted => "stream corrupted",
+            Self::UnknownEngine => "unknown engine",
+            Self::Engine => "engine error",
+        }
+    }
+
+    /// Whether the guest caused this error through the refill ABI (a hostile or
+    /// buggy guest), as opposed to the host, the module or the engine.
+    pub const fn is_guest_fault(self) -> bool {
+        matches!(
+            self,
+            Self::DescriptorOutOfBounds
+                | Self::DataAreaOutOfBounds
+                | Self::CursorOutOfBounds
+                | Self::BufferOverlap
+                | Self::BufferTooSmall
+                | Self::WrongInstanceId
+                | Self::UnknownBuffer
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type BoxedSource = Box<dyn core::error::Error + Send + Sync + 'static>;
+
+/// An error from refill: its [`ErrorKind`], a message naming what was wrong,
+/// and optionally the underlying error of an engine or a source.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    source: Option<BoxedSource>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message naming what was wrong.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxedSource>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The module does not export `name`.
+    pub fn missing_export(name: &str) -> Self {
+        Self::new(
+            ErrorKind::MissingExport,
+            alloc::format!("the module has no export `{name}`"),
+        )
+    }
+
+    /// An export or import has another type than the ABI requires.
+    pub fn signature_mismatch(name: &str, expected: &str, found: impl fmt::Debug) -> Self {
+        Self::new(
+            ErrorKind::SignatureMismatch,
+            alloc::format!("`{name}` must have type {expected}, found {found:?}"),
+        )
+    }
+
+    /// The guest trapped for a reason of its own (not a refill check).
+    pub fn trap(message: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::Trap, alloc::format!("{message}"))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message naming what was wrong, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Error");
+        s.field("kind", &self.kind).field("message", &self.message);
+        if let Some(source) = &self.source {
+            s.field("source", source);
+        }
+        s.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The source is not repeated here: it is reachable through
+        // `source()`, and error reporters print the chain themselves.
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn core::error::Error + 'static))
+    }
+}
+
+/// The result type of refill.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn display_names_kind_and_message_and_source_is_chained() {
+        #[derive(Debug)]
+        struct Inner;
+        impl fmt::Display for Inner {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("inner cause")
+            }
+        }
+        impl core::error::Error for Inner {}
+
+        let e = Error::new(ErrorKind::UnknownBuffer, "no stream at 0x10").with_source(Inner);
+        assert_eq!(e.to_string(), "unknown buffer: no stream at 0x10");
+        assert_eq!(e.kind(), ErrorKind::UnknownBuffer);
+        let source = core::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("inner cause"));
+    }
+
+    #[test]
+    fn guest_faults_are_the_abi_violations() {
+        assert!(ErrorKind::CursorOutOfBounds.is_guest_fault());
+        assert!(!ErrorKind::SourceFailed.is_guest_fault());
+        assert!(!ErrorKind::Trap.is_guest_fault());
+    }
+}

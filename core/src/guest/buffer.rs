@@ -1,0 +1,78 @@
+//! The guest's buffers: one allocation holding the descriptor, the two cursor
+//! cells and the data area.
+//!
+//! ```text
+//! descriptor (32) | last_read (4) | last_write (4) | data (capacity)
+//! ```
+
+use core::alloc::Layout;
+
+use crate::abi::{CURSOR_LEN, DESCRIPTOR_LEN};
+use crate::descriptor::BufferDescriptor;
+
+const CELLS_AT: usize = DESCRIPTOR_LEN as usize;
+const DATA_AT: usize = CELLS_AT + 2 * CURSOR_LEN as usize;
+
+fn layout(capacity: u32) -> Layout {
+    // 40 + u32::MAX fits in usize on every target with alloc (>= 32-bit), and
+    // align 8 is a power of two: this cannot fail for any capacity.
+    Layout::from_size_align(DATA_AT + capacity as usize, 8).unwrap_or_else(|_| Layout::new::<u64>())
+}
+
+/// Allocates a buffer of `capacity` data bytes and returns the address of its
+/// descriptor, as `__frnt__initiate_buffer` does. The data area and the cells
+/// are zeroed. Release it with [`free_buffer`] (a [`StreamReader`] does).
+///
+/// [`StreamReader`]: super::StreamReader
+pub fn allocate_buffer(capacity: u32) -> i64 {
+    let layout = layout(capacity);
+    // SAFETY: the layout has a non-zero size (at least the 40-byte header).
+    let block = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    if block.is_null() {
+        alloc::alloc::handle_alloc_error(layout);
+    }
+    let base = block as usize as i64;
+    let descriptor = BufferDescriptor {
+        start: base + DATA_AT as i64,
+        capacity,
+        last_read: base + CELLS_AT as i64,
+        last_write: base + (CELLS_AT + CURSOR_LEN as usize) as i64,
+    };
+    let bytes = descriptor.encode();
+    // SAFETY: `block` is a fresh allocation of at least DATA_AT bytes; the
+    // descriptor's 32 bytes go at its start.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), block, bytes.len()) };
+    base
+}
+
+/// Frees a buffer made by [`allocate_buffer`].
+///
+/// # Safety
+///
+/// `descriptor` must come from [`allocate_buffer`] and not have been freed,
+/// and nothing may use the buffer afterwards.
+pub unsafe fn free_buffer(descriptor: i64) {
+    // SAFETY: the caller guarantees the descriptor is a live allocation of
+    // ours, so its 32 bytes are readable.
+    let capacity = unsafe { read_descriptor(descriptor) }.capacity;
+    // SAFETY: same block and layout as in `allocate_buffer`.
+    unsafe { alloc::alloc::dealloc(descriptor as usize as *mut u8, layout(capacity)) };
+}
+
+/// Reads the descriptor at `descriptor`.
+///
+/// # Safety
+///
+/// `descriptor` must point to 32 readable bytes.
+pub(super) unsafe fn read_descriptor(descriptor: i64) -> BufferDescriptor {
+    let mut bytes = [0u8; DESCRIPTOR_LEN as usize];
+    // SAFETY: the caller guarantees 32 readable bytes at `descriptor`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            descriptor as usize as *const u8,
+            bytes.as_mut_ptr(),
+            bytes.len(),
+        );
+    }
+    BufferDescriptor::decode(&bytes)
+}

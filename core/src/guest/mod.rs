@@ -1,0 +1,20 @@
+//! The guest side of the streaming refill ABI (feature `guest`): the buffer
+//! allocation behind `__frnt__initiate_buffer`, the instance id behind
+//! `__frnt_set_id`, and a [`StreamReader`] over one argument.
+//!
+//! Built for `wasm32`, this module also defines the two exports and declares
+//! the `__frnt__fill_buffer` import, so a contract only needs
+//! [`StreamReader::from_arg`]. On other targets the reader works over any
+//! [`Refill`], which is how it is tested natively.
+
+#![allow(unsafe_code)]
+
+mod buffer;
+mod reader;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use buffer::{allocate_buffer, free_buffer};
+pub use reader::{Refill, StreamError, StreamReader};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{HostRefill, instance_id};

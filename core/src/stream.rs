@@ -1,0 +1,607 @@
+//! The host side of the refill state machine: priming a buffer, serving each
+//! refill, end of stream, and every failure as a typed [`Error`].
+//!
+//! One [`HostStreams`] belongs to one instance. Streams are found by the
+//! descriptor address the host primed; the `id` the guest passes is only
+//! compared with the instance's own id, never used to look anything up.
+//! Every guest address and length is checked against the live memory size
+//! with overflow-safe arithmetic before anything is written, and a request
+//! the checks reject writes nothing. (A source that fails mid-chunk may leave
+//! part of that chunk in the data area; the cursors are not updated then.)
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+
+use crate::abi::{
+    CURSOR_LEN, DESCRIPTOR_LEN, HEADER_LEN, MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN, MIN_CHUNK_SIZE,
+};
+use crate::descriptor::{BufferDescriptor, DescriptorBytes};
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::{GuestMemory, GuestRange};
+use crate::source::StreamSource;
+
+/// A stream source as the host state keeps it.
+pub type BoxedSource = Box<dyn StreamSource + Send>;
+
+/// Counters of the streaming work done for one instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Streams primed.
+    pub streams: u64,
+    /// Refill calls for a known stream of this instance, whether served, at
+    /// end of stream (returning 0) or rejected by the buffer checks.
+    pub fills: u64,
+    /// Payload bytes written into guest memory (headers not counted).
+    pub bytes_streamed: u64,
+}
+
+/// One buffer's parts, each checked to lie inside guest memory and not to
+/// overlap another.
+#[derive(Clone, Copy, Debug)]
+struct CheckedBuffer {
+    /// The part of the data area the host may write: `min(capacity, chunk)`.
+    data: GuestRange,
+    read_cursor: u32,
+    write_cursor: u32,
+}
+
+impl CheckedBuffer {
+    /// Reads and checks the descriptor at `descriptor_addr`, in this order:
+    /// descriptor bounds, data area bounds, read cursor bounds, write cursor
+    /// bounds, then overlaps between any two parts.
+    fn locate(
+        memory: &(impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        chunk_size: u32,
+    ) -> Result<Self> {
+        let size = memory.size();
+        let descriptor_range = GuestRange::within(descriptor_addr, u64::from(DESCRIPTOR_LEN), size)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::DescriptorOutOfBounds,
+                    format!("descriptor at {descriptor_addr:#x} does not fit in guest memory of {size} bytes"),
+                )
+            })?;
+        let mut bytes: DescriptorBytes = [0; DESCRIPTOR_LEN as usize];
+        memory.read(descriptor_range.start(), &mut bytes)?;
+        let d = BufferDescriptor::decode(&bytes);
+
+        // The declared area must exist in the 32-bit address space even where
+        // the host writes less of it.
+        let declared_fits = u64::try_from(d.start)
+            .ok()
+            .and_then(|start| start.checked_add(u64::from(d.capacity)))
+            .is_some_and(|end| end <= 1 << 32);
+        let usable = d.capacity.min(chunk_size);
+        let data = GuestRange::within(d.start, u64::from(usable), size)
+            .filter(|_| declared_fits)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::DataAreaOutOfBounds,
+                    format!(
+                        "data area at {:#x} with capacity {} does not fit in guest memory of {size} bytes",
+                        d.start, d.capacity
+                    ),
+                )
+            })?;
+        let cursor = |addr: i64, name: &str| {
+            GuestRange::within(addr, u64::from(CURSOR_LEN), size).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::CursorOutOfBounds,
+                    format!(
+                        "{name} cursor at {addr:#x} does not fit in guest memory of {size} bytes"
+                    ),
+                )
+            })
+        };
+        let read_cursor = cursor(d.last_read, "read")?;
+        let write_cursor = cursor(d.last_write, "write")?;
+
+        let parts = [
+            ("descriptor", descriptor_range),
+            ("data area", data),
+            ("read cursor", read_cursor),
+            ("write cursor", write_cursor),
+        ];
+        for (i, (a_name, a)) in parts.iter().enumerate() {
+            for (b_name, b) in &parts[i + 1..] {
+                if a.overlaps(*b) {
+                    return Err(Error::new(
+                        ErrorKind::BufferOverlap,
+                        format!(
+                            "{a_name} at {:#x}+{} overlaps {b_name} at {:#x}+{}",
+                            a.start(),
+                            a.len(),
+                            b.start(),
+                            b.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            data,
+            read_cursor: read_cursor.start(),
+            write_cursor: write_cursor.start(),
+        })
+    }
+}
+
+struct OpenStream {
+    descriptor: i64,
+    source: BoxedSource,
+    remaining: u64,
+}
+
+impl OpenStream {
+    /// Writes the next `len` payload bytes at `at` and updates the counters.
+    fn deliver(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        at: u32,
+        len: u32,
+    ) -> Result<()> {
+        if len > 0 {
+            memory.write_with(at, len, |dst| self.source.read_exact_into(dst))?;
+        }
+        self.remaining -= u64::from(len);
+        if self.remaining == 0 {
+            self.source.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// The streams of one instance and the counters of their work.
+pub struct HostStreams {
+    instance_id: i64,
+    chunk_size: u32,
+    streams: Vec<OpenStream>,
+    stats: StreamStats,
+}
+
+impl core::fmt::Debug for HostStreams {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostStreams")
+            .field("instance_id", &self.instance_id)
+            .field("chunk_size", &self.chunk_size)
+            .field("open_streams", &self.streams.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// Checks a chunk size against the accepted range.
+pub fn check_chunk_size(chunk_size: u32) -> Result<u32> {
+    if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+        Ok(chunk_size)
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidChunkSize,
+            format!("chunk size {chunk_size} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"),
+        ))
+    }
+}
+
+impl HostStreams {
+    /// The host state of an instance whose id is `instance_id`, streaming in
+    /// chunks of `chunk_size` bytes.
+    pub fn new(instance_id: i64, chunk_size: u32) -> Result<Self> {
+        Ok(Self {
+            instance_id,
+            chunk_size: check_chunk_size(chunk_size)?,
+            streams: Vec::new(),
+            stats: StreamStats::default(),
+        })
+    }
+
+    /// The id the instance was given through `__frnt_set_id`.
+    pub fn instance_id(&self) -> i64 {
+        self.instance_id
+    }
+
+    /// The chunk size in bytes.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size
+    }
+
+    /// Counters of the work done so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats
+    }
+
+    /// Streams primed and not yet released.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Checks a source's declared length and returns the capacity to request
+    /// from `__frnt__initiate_buffer` for it.
+    pub fn capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
+        let total = source.total_len();
+        let total = u32::try_from(total).map_err(|_| {
+            Error::new(
+                ErrorKind::PayloadTooLarge,
+                format!(
+                    "payload of {total} bytes exceeds the header's limit of {MAX_PAYLOAD_LEN} bytes"
+                ),
+            )
+        })?;
+        Ok(crate::abi::requested_capacity(total, self.chunk_size))
+    }
+
+    /// Primes the buffer whose descriptor the guest returned at
+    /// `descriptor_addr`: writes the `[total_len]` header and the first chunk,
+    /// sets the cursors, and keeps the source for the refills that follow.
+    pub fn prime(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        source: BoxedSource,
+    ) -> Result<()> {
+        self.capacity_for(&*source)?;
+        let total = source.total_len();
+        let buffer = CheckedBuffer::locate(memory, descriptor_addr, self.chunk_size)?;
+        if self.streams.iter().any(|s| s.descriptor == descriptor_addr) {
+            return Err(Error::new(
+                ErrorKind::BufferOverlap,
+                format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
+            ));
+        }
+        if buffer.data.len() < HEADER_LEN {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!(
+                    "data area of {} bytes cannot hold the {HEADER_LEN}-byte header",
+                    buffer.data.len()
+                ),
+            ));
+        }
+        let first = (buffer.data.len() - HEADER_LEN).min(u32::try_from(total).unwrap_or(u32::MAX));
+        let mut stream = OpenStream {
+            descriptor: descriptor_addr,
+            source,
+            remaining: total,
+        };
+        let header_at = buffer.data.start();
+        memory.write(header_at, &(total as u32).to_le_bytes())?;
+        stream.deliver(memory, header_at + HEADER_LEN, first)?;
+        memory.write_u32(buffer.read_cursor, 0)?;
+        memory.write_u32(buffer.write_cursor, HEADER_LEN + first)?;
+        self.stats.streams += 1;
+        self.stats.bytes_streamed += u64::from(first);
+        self.streams.push(stream);
+        Ok(())
+    }
+
+    /// Serves `__frnt__fill_buffer(id, buf_ptr)`: writes the next chunk at the
+    /// start of the data area, sets the cursors to `0` and `n`, and returns
+    /// `n`; returns 0, writing nothing, once the stream is exhausted.
+    pub fn fill(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        id: i64,
+        buf_ptr: i64,
+    ) -> Result<u32> {
+        if id != self.instance_id {
+            return Err(Error::new(
+                ErrorKind::WrongInstanceId,
+                format!(
+                    "guest passed instance id {id}, its own is {}",
+                    self.instance_id
+                ),
+            ));
+        }
+        let chunk_size = self.chunk_size;
+        let stream = self
+            .streams
+            .iter_mut()
+            .find(|s| s.descriptor == buf_ptr)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownBuffer,
+                    format!("no stream was primed at buffer address {buf_ptr:#x}"),
+                )
+            })?;
+        self.stats.fills += 1;
+        if stream.remaining == 0 {
+            return Ok(0);
+        }
+        let buffer = CheckedBuffer::locate(memory, buf_ptr, chunk_size)?;
+        if buffer.data.is_empty() {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!(
+                    "data area has no room while {} payload bytes are pending",
+                    stream.remaining
+                ),
+            ));
+        }
+        let n = buffer
+            .data
+            .len()
+            .min(u32::try_from(stream.remaining).unwrap_or(u32::MAX));
+        stream.deliver(memory, buffer.data.start(), n)?;
+        memory.write_u32(buffer.read_cursor, 0)?;
+        memory.write_u32(buffer.write_cursor, n)?;
+        self.stats.bytes_streamed += u64::from(n);
+        Ok(n)
+    }
+
+    /// Drops every open stream: called when the entry point returns or traps,
+    /// so nothing of one call reaches the next.
+    pub fn release_all(&mut self) {
+        self.streams.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::VecMemory;
+    use crate::source::BytesSource;
+    use alloc::vec;
+
+    const ID: i64 = 7;
+    const DESC: u32 = 64;
+    const READ_CELL: u32 = 96;
+    const WRITE_CELL: u32 = 100;
+    const DATA: u32 = 128;
+
+    /// Lays out a buffer the way a guest's `__frnt__initiate_buffer` would.
+    fn guest_with_buffer(capacity: u32) -> VecMemory {
+        let mut m = VecMemory::zeroed(DATA as usize + capacity as usize + 64);
+        let d = BufferDescriptor {
+            start: DATA.into(),
+            capacity,
+            last_read: READ_CELL.into(),
+            last_write: WRITE_CELL.into(),
+        };
+        m.write(DESC, &d.encode()).unwrap();
+        m
+    }
+
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    /// Plays the guest: reads the header and every chunk, returns the payload
+    /// and the number of refills made.
+    fn drain(host: &mut HostStreams, m: &mut VecMemory) -> (Vec<u8>, u32) {
+        let total = m.read_u32(DATA).unwrap() as usize;
+        let mut out =
+            m.0[DATA as usize + 4..(DATA + m.read_u32(WRITE_CELL).unwrap()) as usize].to_vec();
+        let mut fills = 0;
+        while out.len() < total {
+            let n = host.fill(m, ID, DESC.into()).unwrap();
+            fills += 1;
+            assert_ne!(n, 0, "host signalled EOF before total_len");
+            assert_eq!(m.read_u32(READ_CELL).unwrap(), 0);
+            assert_eq!(m.read_u32(WRITE_CELL).unwrap(), n);
+            out.extend_from_slice(&m.0[DATA as usize..(DATA + n) as usize]);
+        }
+        (out, fills)
+    }
+
+    #[test]
+    fn streams_every_byte_in_order_for_sizes_around_the_chunk() {
+        let chunk = 16;
+        for len in [0usize, 1, 11, 12, 13, 16, 17, 48, 100] {
+            let mut host = HostStreams::new(ID, chunk).unwrap();
+            let data = payload(len);
+            let cap = host.capacity_for(&BytesSource::new(data.clone())).unwrap();
+            let mut m = guest_with_buffer(cap);
+            host.prime(
+                &mut m,
+                DESC.into(),
+                Box::new(BytesSource::new(data.clone())),
+            )
+            .unwrap();
+            let (got, fills) = drain(&mut host, &mut m);
+            assert_eq!(got, data, "len {len}");
+            let after_first = len.saturating_sub(chunk as usize - 4);
+            assert_eq!(
+                fills as usize,
+                after_first.div_ceil(chunk as usize),
+                "len {len}"
+            );
+            assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 0);
+            assert_eq!(host.stats().bytes_streamed, len as u64);
+        }
+    }
+
+    #[test]
+    fn eof_is_sticky_and_writes_nothing() {
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut m = guest_with_buffer(16);
+        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(&b"abc"[..])))
+            .unwrap();
+        let before = m.clone();
+        for _ in 0..1000 {
+            assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 0);
+        }
+        assert_eq!(m, before);
+        assert_eq!(host.stats().fills, 1000);
+    }
+
+    #[test]
+    fn foreign_id_and_unknown_buffer_are_rejected() {
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut m = guest_with_buffer(16);
+        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
+            .unwrap();
+        let e = host.fill(&mut m, ID + 1, DESC.into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WrongInstanceId);
+        let e = host.fill(&mut m, ID, (DESC + 8).into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownBuffer);
+        host.release_all();
+        let e = host.fill(&mut m, ID, DESC.into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownBuffer);
+    }
+
+    fn prime_with(d: BufferDescriptor, mem_size: usize) -> (Result<()>, VecMemory, VecMemory) {
+        let mut m = VecMemory::zeroed(mem_size);
+        m.write(DESC, &d.encode()).unwrap();
+        let before = m.clone();
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        let r = host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![9; 40])));
+        (r, before, m)
+    }
+
+    #[test]
+    fn hostile_descriptors_are_rejected_before_any_write() {
+        let good = BufferDescriptor {
+            start: DATA.into(),
+            capacity: 16,
+            last_read: READ_CELL.into(),
+            last_write: WRITE_CELL.into(),
+        };
+        let cases = [
+            (
+                BufferDescriptor { start: -1, ..good },
+                ErrorKind::DataAreaOutOfBounds,
+            ),
+            (
+                BufferDescriptor { start: 250, ..good },
+                ErrorKind::DataAreaOutOfBounds,
+            ),
+            (
+                BufferDescriptor {
+                    start: 0xFFFF_FFF0,
+                    capacity: 0x20,
+                    ..good
+                },
+                ErrorKind::DataAreaOutOfBounds,
+            ),
+            (
+                BufferDescriptor {
+                    capacity: 3,
+                    ..good
+                },
+                ErrorKind::BufferTooSmall,
+            ),
+            (
+                BufferDescriptor {
+                    last_read: 253,
+                    ..good
+                },
+                ErrorKind::CursorOutOfBounds,
+            ),
+            (
+                BufferDescriptor {
+                    last_write: i64::MIN,
+                    ..good
+                },
+                ErrorKind::CursorOutOfBounds,
+            ),
+            (
+                BufferDescriptor {
+                    last_write: READ_CELL.into(),
+                    ..good
+                },
+                ErrorKind::BufferOverlap,
+            ),
+            (
+                BufferDescriptor {
+                    last_read: (DATA + 2).into(),
+                    ..good
+                },
+                ErrorKind::BufferOverlap,
+            ),
+            (
+                BufferDescriptor {
+                    start: (DESC + 8).into(),
+                    ..good
+                },
+                ErrorKind::BufferOverlap,
+            ),
+        ];
+        for (d, kind) in cases {
+            let (r, before, after) = prime_with(d, 256);
+            assert_eq!(r.unwrap_err().kind(), kind, "{d:?}");
+            assert_eq!(before, after, "rejected priming wrote to memory: {d:?}");
+        }
+        let (r, ..) = prime_with(good, 256);
+        r.unwrap();
+    }
+
+    #[test]
+    fn descriptor_must_fit_in_memory() {
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut m = VecMemory::zeroed(256);
+        for addr in [-1, 225, 256, 1 << 32, i64::MAX] {
+            let e = host
+                .prime(&mut m, addr, Box::new(BytesSource::new(vec![1])))
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DescriptorOutOfBounds, "addr {addr}");
+        }
+        assert_eq!(m, VecMemory::zeroed(256));
+    }
+
+    #[test]
+    fn huge_capacity_writes_at_most_one_chunk() {
+        let mut m = VecMemory::zeroed(512);
+        let d = BufferDescriptor {
+            start: 256,
+            capacity: 1 << 20,
+            last_read: READ_CELL.into(),
+            last_write: WRITE_CELL.into(),
+        };
+        m.write(DESC, &d.encode()).unwrap();
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        host.prime(
+            &mut m,
+            DESC.into(),
+            Box::new(BytesSource::new(vec![5; 100])),
+        )
+        .unwrap();
+        assert_eq!(m.read_u32(WRITE_CELL).unwrap(), 16);
+        assert!(m.0[256 + 16..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn refill_with_no_room_is_an_error_not_eof() {
+        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut m = guest_with_buffer(16);
+        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
+            .unwrap();
+        let shrunk = BufferDescriptor {
+            start: DATA.into(),
+            capacity: 0,
+            last_read: READ_CELL.into(),
+            last_write: WRITE_CELL.into(),
+        };
+        m.write(DESC, &shrunk.encode()).unwrap();
+        let e = host.fill(&mut m, ID, DESC.into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
+    }
+
+    #[test]
+    fn payload_past_the_header_limit_is_rejected() {
+        struct Huge;
+        impl StreamSource for Huge {
+            fn total_len(&self) -> u64 {
+                u64::from(u32::MAX) + 1
+            }
+            fn read_exact_into(&mut self, _: &mut [u8]) -> Result<()> {
+                Err(Error::new(ErrorKind::SourceFailed, "never read"))
+            }
+        }
+        let host = HostStreams::new(ID, 16).unwrap();
+        assert_eq!(
+            host.capacity_for(&Huge).unwrap_err().kind(),
+            ErrorKind::PayloadTooLarge
+        );
+    }
+
+    #[test]
+    fn chunk_size_is_range_checked() {
+        assert_eq!(
+            HostStreams::new(ID, 7).unwrap_err().kind(),
+            ErrorKind::InvalidChunkSize
+        );
+        assert!(HostStreams::new(ID, MIN_CHUNK_SIZE).is_ok());
+        assert!(HostStreams::new(ID, MAX_CHUNK_SIZE + 1).is_err());
+    }
+}

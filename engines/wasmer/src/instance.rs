@@ -1,0 +1,261 @@
+//! An instance of a guest under wasmer.
+//!
+//! wasmer 7's `Store` is `!Send` (its VM objects hold raw pointers and
+//! `Box<dyn Any>`; wasmer issue #7001), while refill-core's `Instance` must be
+//! `Send`. Without `unsafe`, the way to have both is to keep the store on one
+//! thread: a [`LocalInstance`] (the store and the exports, the counterpart of
+//! wasmi's instance) lives on a worker thread of its own, and
+//! [`WasmerInstance`] is the handle that sends it each operation as a closure
+//! and waits for the answer. Streaming itself runs on the worker (the import
+//! never leaves it), so the hand-over costs once per call, not per refill.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread;
+
+use refill_core::abi::FILL_BUFFER;
+use refill_core::memory::read_back;
+use refill_core::stream::StreamStats;
+use refill_core::{BoxedSource, Error, ErrorKind, Instance, Result};
+use wasmer::{FunctionEnv, Memory, Store, Type, TypedFunction, Value};
+
+use crate::engine::HostState;
+use crate::error::from_call;
+use crate::memory::{ViewMemory, with_memory};
+
+/// One instance on its worker thread: its store, its function environment
+/// (streams, memory) and the exports refill calls.
+#[derive(Debug)]
+pub(crate) struct LocalInstance {
+    store: Store,
+    env: FunctionEnv<HostState>,
+    instance: wasmer::Instance,
+    memory: Memory,
+    initiate_buffer: TypedFunction<u32, i64>,
+}
+
+impl LocalInstance {
+    pub(crate) fn new(
+        store: Store,
+        env: FunctionEnv<HostState>,
+        instance: wasmer::Instance,
+        memory: Memory,
+        initiate_buffer: TypedFunction<u32, i64>,
+    ) -> Self {
+        Self {
+            store,
+            env,
+            instance,
+            memory,
+            initiate_buffer,
+        }
+    }
+
+    fn state(&self) -> &HostState {
+        self.env.as_ref(&self.store)
+    }
+
+    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
+        let capacity = self.state().streams.capacity_for(&*source)?;
+        let descriptor = self
+            .initiate_buffer
+            .call(&mut self.store, capacity)
+            .map_err(from_call)?;
+        let env = self.env.clone().into_mut(&mut self.store);
+        with_memory(&self.memory, env, |bytes, streams| {
+            streams.prime(bytes, descriptor, source)
+        })?;
+        Ok(descriptor)
+    }
+
+    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        let result = self.call_export(export, args);
+        self.close_streams();
+        result
+    }
+
+    fn close_streams(&mut self) {
+        self.env.as_mut(&mut self.store).streams.release_all();
+    }
+
+    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
+        read_back(&ViewMemory::new(self.memory.view(&self.store)), addr, len)
+    }
+
+    fn memory_size(&self) -> u64 {
+        self.memory.view(&self.store).data_size()
+    }
+
+    fn stats(&self) -> StreamStats {
+        self.state().streams.stats()
+    }
+
+    fn call_export(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        if export == FILL_BUFFER {
+            return Err(Error::missing_export(export));
+        }
+        let func = self
+            .instance
+            .exports
+            .get_function(export)
+            .map_err(|_| Error::missing_export(export))?;
+        let ty = func.ty(&self.store);
+        let all_i64 = |types: &[Type]| types.iter().all(|t| *t == Type::I64);
+        if ty.params().len() != args.len() || !all_i64(ty.params()) || ty.results() != [Type::I64] {
+            let expected = format!("({}) -> i64", vec!["i64"; args.len()].join(", "));
+            return Err(Error::signature_mismatch(export, &expected, ty));
+        }
+        let inputs: Vec<Value> = args.iter().map(|&a| Value::I64(a)).collect();
+        let output = func.call(&mut self.store, &inputs).map_err(from_call)?;
+        match *output {
+            [Value::I64(value)] => Ok(value),
+            ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
+        }
+    }
+}
+
+/// An operation for the worker thread to run on its instance.
+type Job = Box<dyn FnOnce(&mut LocalInstance) + Send>;
+
+/// What a job sends back: its result, or the panic it raised (a panicking
+/// `StreamSource`, say), to be resumed on the caller's thread.
+type Reply<R> = thread::Result<R>;
+
+/// One instance: a handle to the worker thread that owns its store, its
+/// streams and its memory. Dropping it stops the thread and frees the store.
+#[derive(Debug)]
+pub struct WasmerInstance {
+    /// `None` only while dropping: closing the channel ends the worker.
+    jobs: Option<mpsc::Sender<Job>>,
+    worker: Option<thread::JoinHandle<()>>,
+    instance_id: i64,
+}
+
+impl WasmerInstance {
+    /// Starts a worker thread, instantiates there with `instantiate`, and
+    /// returns the handle once the instance is ready.
+    pub(crate) fn spawn(
+        instance_id: i64,
+        instantiate: impl FnOnce() -> Result<LocalInstance> + Send + 'static,
+    ) -> Result<Self> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, is_ready) = mpsc::sync_channel::<Reply<Result<()>>>(1);
+        let worker = thread::Builder::new()
+            .name(format!("refill-wasmer-{instance_id}"))
+            .spawn(move || {
+                let mut local = match panic::catch_unwind(AssertUnwindSafe(instantiate)) {
+                    Ok(Ok(local)) => {
+                        let _ = ready.send(Ok(Ok(())));
+                        local
+                    }
+                    Ok(Err(error)) => {
+                        let _ = ready.send(Ok(Err(error)));
+                        return;
+                    }
+                    Err(panic) => {
+                        let _ = ready.send(Err(panic));
+                        return;
+                    }
+                };
+                drop(ready);
+                for job in inbox {
+                    job(&mut local);
+                }
+            })
+            .map_err(|e| {
+                Error::new(ErrorKind::Engine, "cannot start a thread for the instance")
+                    .with_source(e)
+            })?;
+        let outcome = is_ready.recv();
+        match outcome {
+            Ok(Ok(Ok(()))) => Ok(Self {
+                jobs: Some(jobs),
+                worker: Some(worker),
+                instance_id,
+            }),
+            Ok(Ok(Err(error))) => {
+                let _ = worker.join();
+                Err(error)
+            }
+            Ok(Err(panic)) => {
+                let _ = worker.join();
+                panic::resume_unwind(panic)
+            }
+            Err(mpsc::RecvError) => {
+                let _ = worker.join();
+                Err(worker_lost())
+            }
+        }
+    }
+
+    /// Runs `job` on the worker thread and returns its result; a panic in the
+    /// job is resumed here, as it would unwind out of wasmi or wasmtime.
+    fn run<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut LocalInstance) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (reply, answer) = mpsc::sync_channel::<Reply<R>>(1);
+        let job: Job = Box::new(move |local| {
+            let _ = reply.send(panic::catch_unwind(AssertUnwindSafe(|| job(local))));
+        });
+        let jobs = self.jobs.as_ref().ok_or_else(worker_lost)?;
+        jobs.send(job).map_err(|_| worker_lost())?;
+        match answer.recv() {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(panic)) => panic::resume_unwind(panic),
+            Err(mpsc::RecvError) => Err(worker_lost()),
+        }
+    }
+}
+
+/// The worker thread is gone: only if wasmer itself failed outside a call.
+fn worker_lost() -> Error {
+    Error::new(
+        ErrorKind::Engine,
+        "the thread that owns the wasmer instance has stopped",
+    )
+}
+
+impl Drop for WasmerInstance {
+    fn drop(&mut self) {
+        // Every job is waited for, so the worker is idle: closing its inbox
+        // ends its loop at once, and joining frees the store before we return.
+        drop(self.jobs.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Instance for WasmerInstance {
+    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
+        self.run(move |local| local.open_stream(source))?
+    }
+
+    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        let (export, args) = (export.to_owned(), args.to_vec());
+        self.run(move |local| local.call(&export, &args))?
+    }
+
+    fn close_streams(&mut self) {
+        // Only fails when the worker is gone, and its streams with it.
+        let _ = self.run(LocalInstance::close_streams);
+    }
+
+    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
+        self.run(move |local| local.read_memory(addr, len))?
+    }
+
+    fn memory_size(&self) -> u64 {
+        // A lost worker has no memory left.
+        self.run(|local| local.memory_size()).unwrap_or(0)
+    }
+
+    fn stats(&self) -> StreamStats {
+        self.run(|local| local.stats()).unwrap_or_default()
+    }
+
+    fn instance_id(&self) -> i64 {
+        self.instance_id
+    }
+}

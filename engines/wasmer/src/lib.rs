@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod engine;
+mod error;
+mod import;
+mod instance;
+mod memory;
+
+pub use engine::{WasmerEngine, WasmerModule};
+pub use instance::WasmerInstance;
+pub use wasmer;

@@ -1,0 +1,187 @@
+//! Builds the guest workspace `guests/` for `wasm32-unknown-unknown` with a
+//! nested cargo and copies each `.wasm` into `OUT_DIR`, where `src/lib.rs`
+//! includes it.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// The wasm target the guests are built for.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The `[lib] name`s of the guest crates: one `<name>.wasm` each.
+const GUESTS: &[&str] = &["digest", "collect", "odd_reads", "interleave", "skip"];
+
+/// Inherited variables to remove before running the nested cargo, because
+/// they describe the outer build: rustflags (`CARGO_ENCODED_RUSTFLAGS` would
+/// override `guests/.cargo/config.toml` and carry host flags into a wasm
+/// build), wrappers (`cargo clippy` sets `RUSTC_WORKSPACE_WRAPPER`), the
+/// outer target and target dir, and the variables cargo sets for a build
+/// script (seen by `env!`/`option_env!` in the guests' crates if left).
+const CLEARED: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_BUILD_RUSTC_WRAPPER",
+    "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_CRATE_NAME",
+    "OUT_DIR",
+    "TARGET",
+    "HOST",
+    "PROFILE",
+    "OPT_LEVEL",
+    "DEBUG",
+    "NUM_JOBS",
+    "RUSTC_LINKER",
+];
+
+/// Prefixes of inherited variables to remove, for the same reasons:
+/// the outer package's cfgs, features and metadata, and cargo's internal
+/// `__CARGO_*` switches (`__CARGO_FIX_PLZ` under `cargo fix`).
+const CLEARED_PREFIXES: &[&str] = &[
+    "CARGO_CFG_",
+    "CARGO_FEATURE_",
+    "CARGO_PKG_",
+    "DEP_",
+    "__CARGO_",
+];
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: refill-fixtures: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(var("OUT_DIR")?);
+    let guests = manifest_dir.join("guests");
+
+    for path in [
+        "guests",
+        "../core/src",
+        "../core/Cargo.toml",
+        "../testkit/src",
+        "../testkit/Cargo.toml",
+    ] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+
+    check_wasm_target()?;
+
+    let target_dir = target_dir(&out_dir).join("guest-fixtures");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(&guests)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
+        .arg(guests.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Whatever the nested cargo prints belongs on stderr: stdout is where
+        // cargo reads this script's `cargo:` instructions.
+        .stdout(Stdio::from(std::io::stderr()));
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if CLEARED.contains(&key) || CLEARED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            command.env_remove(key);
+        }
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
+    if !status.success() {
+        // The nested cargo has already printed its errors to stderr.
+        return Err(format!(
+            "building the guest contracts in {} failed ({status}); see the errors above",
+            guests.display()
+        ));
+    }
+
+    let built = target_dir.join(WASM_TARGET).join("release");
+    for name in GUESTS {
+        let file = format!("{name}.wasm");
+        fs::copy(built.join(&file), out_dir.join(&file)).map_err(|e| {
+            format!(
+                "cannot copy {} to OUT_DIR: {e}",
+                built.join(&file).display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn var(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|_| format!("{name} is not set (is this run by cargo?)"))
+}
+
+/// Fails with a one-line hint unless the standard library for the wasm target
+/// is installed in the sysroot of the `rustc` cargo uses.
+fn check_wasm_target() -> Result<(), String> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", Path::new(&rustc).display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{} --print sysroot` failed: {}",
+            Path::new(&rustc).display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if !sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
+        return Err(format!(
+            "the {WASM_TARGET} target is not installed; run `rustup target add {WASM_TARGET}`"
+        ));
+    }
+    Ok(())
+}
+
+/// Where the nested build keeps its output: `<target dir>/guest-fixtures`,
+/// so that it survives `OUT_DIR` changing (every profile, `cargo clippy` and
+/// `cargo test` get their own `OUT_DIR`) and `cargo clean` removes it.
+///
+/// The target dir is found from `OUT_DIR` (`<target>/[<triple>/]<profile>/
+/// build/<pkg>-<hash>/out`) by walking up to the nearest directory holding
+/// `CACHEDIR.TAG`, which cargo writes at the root of every target (and build)
+/// dir. That follows wherever cargo actually builds: `--target-dir`,
+/// `build.target-dir` or `build.build-dir` in a config file, a relative
+/// `CARGO_TARGET_DIR` (relative to a directory this script cannot know),
+/// `--target <triple>` and custom profiles. Should the tag ever be missing,
+/// `OUT_DIR` itself is used: always correct, only not shared between profiles.
+fn target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .skip(1)
+        // <pkg>-<hash>, build, <profile>, [<triple>], <target>, and one more
+        // level of slack: never wander far above the build.
+        .take(6)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .unwrap_or(out_dir)
+        .to_path_buf()
+}

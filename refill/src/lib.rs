@@ -1,0 +1,53 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(not(any(feature = "wasmi", feature = "wasmtime", feature = "wasmer")))]
+compile_error!(
+    "refill needs at least one engine: enable the feature `wasmi` (default), `wasmtime`, `wasmer` or `all-engines`"
+);
+
+mod any;
+mod kind;
+
+pub use any::{AnyEngine, AnyInstance, AnyModule, DynEngine, DynInstance, DynModule};
+pub use kind::EngineKind;
+pub use refill_core::{
+    self as core, BoxedSource, BytesSource, Engine, Error, ErrorKind, Instance, InstanceConfig,
+    Module, ReaderSource, Result, StreamSource, StreamStats, abi,
+};
+
+#[cfg(feature = "wasmer")]
+pub use refill_wasmer as wasmer;
+#[cfg(feature = "wasmi")]
+pub use refill_wasmi as wasmi;
+#[cfg(feature = "wasmtime")]
+pub use refill_wasmtime as wasmtime;
+
+cfg_if::cfg_if! {
+    if #[cfg(feature = "wasmtime")] {
+        /// The engine refill uses when none is named: the first compiled in
+        /// the order wasmtime, wasmer, wasmi.
+        pub type DefaultEngine = refill_wasmtime::WasmtimeEngine;
+    } else if #[cfg(feature = "wasmer")] {
+        /// The engine refill uses when none is named: the first compiled in
+        /// the order wasmtime, wasmer, wasmi.
+        pub type DefaultEngine = refill_wasmer::WasmerEngine;
+    } else {
+        /// The engine refill uses when none is named: the first compiled in
+        /// the order wasmtime, wasmer, wasmi.
+        pub type DefaultEngine = refill_wasmi::WasmiEngine;
+    }
+}
+
+/// Boxes a source for [`Instance::open_stream`] and friends.
+pub trait IntoBoxedSource {
+    /// The source, boxed.
+    fn boxed(self) -> BoxedSource;
+}
+
+impl<S: StreamSource + Send + 'static> IntoBoxedSource for S {
+    fn boxed(self) -> BoxedSource {
+        Box::new(self)
+    }
+}
