@@ -13,7 +13,12 @@ pub(crate) fn demo(args: DemoArgs) -> Result<()> {
         len: args.size,
     };
     let digest = refill_fixtures::DIGEST;
-    let streamed = execute(&args.engine, digest.wasm, digest.export, &[state.clone()])?;
+    let streamed = execute(
+        &args.engine,
+        digest.wasm,
+        digest.export,
+        std::slice::from_ref(&state),
+    )?;
     let expected = refill_testkit::generated_digest(0, args.size);
     let collect = refill_fixtures::COLLECT;
     let collected = execute(&args.engine, collect.wasm, collect.export, &[state])?;

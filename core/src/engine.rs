@@ -6,12 +6,15 @@
 //! lives in [`crate::stream`]; an engine only adapts its memory and binds the
 //! import.
 
+use alloc::format;
 use alloc::vec::Vec;
+use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::abi::DEFAULT_CHUNK_SIZE;
-use crate::error::Result;
-use crate::stream::{BoxedSource, StreamStats};
+use crate::abi::{DEFAULT_CHUNK_SIZE, FILL_BUFFER};
+use crate::error::{Error, Result};
+use crate::memory::{GuestMemory, read_back};
+use crate::stream::{BoxedSource, HostStreams, StreamStats};
 
 /// How an instance is set up.
 #[non_exhaustive]
@@ -130,6 +133,114 @@ pub trait Instance: Send {
     }
 }
 
+/// The few things an engine binding supplies for one instance. Everything
+/// else an [`Instance`] does is engine-neutral and written once, in
+/// [`bindings`], over this trait; a `Send` binding is an [`Instance`].
+pub trait Bindings {
+    /// The engine's view of guest memory.
+    type Memory<'a>: GuestMemory + ?Sized
+    where
+        Self: 'a;
+
+    /// Calls the guest's `__frnt__initiate_buffer(capacity)`.
+    fn initiate_buffer(&mut self, capacity: u32) -> Result<i64>;
+
+    /// Calls `export` (never the refill import) with `args`, after checking
+    /// its type with [`check_entry_signature`].
+    fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64>;
+
+    /// Lends the guest's memory and the instance's streams at once.
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut Self::Memory<'_>, &mut HostStreams) -> R)
+    -> R;
+
+    /// Lends the guest's memory for reading.
+    fn view_memory<R>(&self, f: impl FnOnce(&Self::Memory<'_>) -> R) -> R;
+
+    /// The instance's streams.
+    fn streams(&self) -> &HostStreams;
+
+    /// The instance's streams, mutably.
+    fn streams_mut(&mut self) -> &mut HostStreams;
+}
+
+/// The engine-neutral half of every engine's [`Instance`], over [`Bindings`].
+pub mod bindings {
+    use super::*;
+
+    /// See [`Instance::open_stream`].
+    pub fn open_stream(b: &mut impl Bindings, source: BoxedSource) -> Result<i64> {
+        let capacity = b.streams().capacity_for(&*source)?;
+        let descriptor = b.initiate_buffer(capacity)?;
+        b.with_memory(|memory, streams| streams.prime(memory, descriptor, source))?;
+        Ok(descriptor)
+    }
+
+    /// See [`Instance::call`].
+    pub fn call(b: &mut impl Bindings, export: &str, args: &[i64]) -> Result<i64> {
+        let result = if export == FILL_BUFFER {
+            // The host's own import is never the guest's to re-export and call.
+            Err(Error::missing_export(export))
+        } else {
+            b.invoke(export, args)
+        };
+        b.streams_mut().release_all();
+        result
+    }
+
+    /// See [`Instance::read_memory`].
+    pub fn read_memory(b: &impl Bindings, addr: i64, len: u64) -> Result<Vec<u8>> {
+        b.view_memory(|memory| read_back(memory, addr, len))
+    }
+
+    /// See [`Instance::memory_size`].
+    pub fn memory_size(b: &impl Bindings) -> u64 {
+        b.view_memory(|memory| memory.size())
+    }
+}
+
+impl<B: Bindings + Send> Instance for B {
+    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
+        bindings::open_stream(self, source)
+    }
+    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        bindings::call(self, export, args)
+    }
+    fn close_streams(&mut self) {
+        self.streams_mut().release_all();
+    }
+    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
+        bindings::read_memory(self, addr, len)
+    }
+    fn memory_size(&self) -> u64 {
+        bindings::memory_size(self)
+    }
+    fn stats(&self) -> StreamStats {
+        self.streams().stats()
+    }
+    fn instance_id(&self) -> i64 {
+        self.streams().instance_id()
+    }
+}
+
+/// Checks that an entry point takes exactly one `i64` per argument and
+/// returns one `i64`. `params` and `results` say, per value type, whether it
+/// is `i64`; `found` is the engine's type, for the message.
+pub fn check_entry_signature(
+    export: &str,
+    args: usize,
+    params: impl ExactSizeIterator<Item = bool>,
+    mut results: impl ExactSizeIterator<Item = bool>,
+    found: impl fmt::Debug,
+) -> Result<()> {
+    let params_ok = params.len() == args && params.into_iter().all(|is_i64| is_i64);
+    let results_ok = results.len() == 1 && results.all(|is_i64| is_i64);
+    if params_ok && results_ok {
+        return Ok(());
+    }
+    let expected = format!("({}) -> i64", alloc::vec!["i64"; args].join(", "));
+    Err(Error::signature_mismatch(export, &expected, found))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +252,27 @@ mod tests {
         assert_ne!(a.instance_id, b.instance_id);
         assert_eq!(a.chunk_size, DEFAULT_CHUNK_SIZE);
         assert_eq!(a.with_chunk_size(4096).chunk_size, 4096);
+    }
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn entry_points_take_one_i64_per_argument_and_return_one() {
+        let ok = |p: &[bool], r: &[bool], n| {
+            check_entry_signature("f", n, p.iter().copied(), r.iter().copied(), "ty").is_ok()
+        };
+        assert!(ok(&[true, true], &[true], 2));
+        assert!(ok(&[], &[true], 0));
+        assert!(!ok(&[true], &[true], 2));
+        assert!(!ok(&[true, false], &[true], 2));
+        assert!(!ok(&[true], &[], 1));
+        assert!(!ok(&[true], &[true, true], 1));
+        assert!(!ok(&[true], &[false], 1));
+        let e = check_entry_signature("f", 1, [false].into_iter(), [true].into_iter(), "ty");
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::SignatureMismatch);
     }
 }

@@ -18,7 +18,7 @@ pub mod source;
 pub mod stream;
 
 pub use descriptor::BufferDescriptor;
-pub use engine::{Engine, Instance, InstanceConfig, Module};
+pub use engine::{Bindings, Engine, Instance, InstanceConfig, Module};
 pub use error::{Error, ErrorKind, Result};
 pub use memory::{GuestMemory, GuestRange, VecMemory};
 #[cfg(feature = "std")]

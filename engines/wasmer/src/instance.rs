@@ -13,10 +13,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 
-use refill_core::abi::FILL_BUFFER;
-use refill_core::memory::read_back;
+use refill_core::engine::{bindings, check_entry_signature};
 use refill_core::stream::StreamStats;
-use refill_core::{BoxedSource, Error, ErrorKind, Instance, Result};
+use refill_core::{Bindings, BoxedSource, Error, ErrorKind, HostStreams, Instance, Result};
 use wasmer::{FunctionEnv, Memory, Store, Type, TypedFunction, Value};
 
 use crate::engine::HostState;
@@ -50,67 +49,55 @@ impl LocalInstance {
             initiate_buffer,
         }
     }
+}
 
-    fn state(&self) -> &HostState {
-        self.env.as_ref(&self.store)
-    }
+impl Bindings for LocalInstance {
+    type Memory<'a> = ViewMemory<'a>;
 
-    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
-        let capacity = self.state().streams.capacity_for(&*source)?;
-        let descriptor = self
-            .initiate_buffer
+    fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
+        self.initiate_buffer
             .call(&mut self.store, capacity)
-            .map_err(from_call)?;
-        let env = self.env.clone().into_mut(&mut self.store);
-        with_memory(&self.memory, env, |bytes, streams| {
-            streams.prime(bytes, descriptor, source)
-        })?;
-        Ok(descriptor)
+            .map_err(from_call)
     }
 
-    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        let result = self.call_export(export, args);
-        self.close_streams();
-        result
-    }
-
-    fn close_streams(&mut self) {
-        self.env.as_mut(&mut self.store).streams.release_all();
-    }
-
-    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
-        read_back(&ViewMemory::new(self.memory.view(&self.store)), addr, len)
-    }
-
-    fn memory_size(&self) -> u64 {
-        self.memory.view(&self.store).data_size()
-    }
-
-    fn stats(&self) -> StreamStats {
-        self.state().streams.stats()
-    }
-
-    fn call_export(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        if export == FILL_BUFFER {
-            return Err(Error::missing_export(export));
-        }
+    fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let func = self
             .instance
             .exports
             .get_function(export)
             .map_err(|_| Error::missing_export(export))?;
         let ty = func.ty(&self.store);
-        let all_i64 = |types: &[Type]| types.iter().all(|t| *t == Type::I64);
-        if ty.params().len() != args.len() || !all_i64(ty.params()) || ty.results() != [Type::I64] {
-            let expected = format!("({}) -> i64", vec!["i64"; args.len()].join(", "));
-            return Err(Error::signature_mismatch(export, &expected, ty));
-        }
+        let is_i64 = |t: &Type| *t == Type::I64;
+        check_entry_signature(
+            export,
+            args.len(),
+            ty.params().iter().map(is_i64),
+            ty.results().iter().map(is_i64),
+            &ty,
+        )?;
         let inputs: Vec<Value> = args.iter().map(|&a| Value::I64(a)).collect();
         let output = func.call(&mut self.store, &inputs).map_err(from_call)?;
         match *output {
             [Value::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
         }
+    }
+
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut ViewMemory<'_>, &mut HostStreams) -> R) -> R {
+        let env = self.env.clone().into_mut(&mut self.store);
+        with_memory(&self.memory, env, f)
+    }
+
+    fn view_memory<R>(&self, f: impl FnOnce(&ViewMemory<'_>) -> R) -> R {
+        f(&ViewMemory::new(self.memory.view(&self.store)))
+    }
+
+    fn streams(&self) -> &HostStreams {
+        &self.env.as_ref(&self.store).streams
+    }
+
+    fn streams_mut(&mut self) -> &mut HostStreams {
+        &mut self.env.as_mut(&mut self.store).streams
     }
 }
 
@@ -229,30 +216,31 @@ impl Drop for WasmerInstance {
 
 impl Instance for WasmerInstance {
     fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
-        self.run(move |local| local.open_stream(source))?
+        self.run(move |local| bindings::open_stream(local, source))?
     }
 
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let (export, args) = (export.to_owned(), args.to_vec());
-        self.run(move |local| local.call(&export, &args))?
+        self.run(move |local| bindings::call(local, &export, &args))?
     }
 
     fn close_streams(&mut self) {
         // Only fails when the worker is gone, and its streams with it.
-        let _ = self.run(LocalInstance::close_streams);
+        let _ = self.run(|local| local.streams_mut().release_all());
     }
 
     fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
-        self.run(move |local| local.read_memory(addr, len))?
+        self.run(move |local| bindings::read_memory(local, addr, len))?
     }
 
     fn memory_size(&self) -> u64 {
         // A lost worker has no memory left.
-        self.run(|local| local.memory_size()).unwrap_or(0)
+        self.run(|local| bindings::memory_size(local)).unwrap_or(0)
     }
 
     fn stats(&self) -> StreamStats {
-        self.run(|local| local.stats()).unwrap_or_default()
+        self.run(|local| local.streams().stats())
+            .unwrap_or_default()
     }
 
     fn instance_id(&self) -> i64 {

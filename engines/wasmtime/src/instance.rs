@@ -1,11 +1,10 @@
-//! An instance of a guest under wasmtime.
+//! An instance of a guest under wasmtime: the [`Bindings`] refill-core
+//! builds every [`refill_core::Instance`] operation on.
 
 use core::fmt;
 
-use refill_core::abi::FILL_BUFFER;
-use refill_core::memory::read_back;
-use refill_core::stream::StreamStats;
-use refill_core::{BoxedSource, Error, Instance, Result};
+use refill_core::engine::check_entry_signature;
+use refill_core::{Bindings, Error, HostStreams, Result};
 use wasmtime::{Memory, Store, TypedFunc, Val, ValType};
 
 use crate::engine::HostState;
@@ -48,51 +47,16 @@ impl WasmtimeInstance {
     }
 }
 
-impl Instance for WasmtimeInstance {
-    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
-        let capacity = self.store.data().streams.capacity_for(&*source)?;
-        let descriptor = self
-            .initiate_buffer
+impl Bindings for WasmtimeInstance {
+    type Memory<'a> = [u8];
+
+    fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
+        self.initiate_buffer
             .call(&mut self.store, capacity)
-            .map_err(from_call)?;
-        with_memory(self.memory, &mut self.store, |bytes, streams| {
-            streams.prime(bytes, descriptor, source)
-        })?;
-        Ok(descriptor)
+            .map_err(from_call)
     }
 
-    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        let result = self.call_export(export, args);
-        self.close_streams();
-        result
-    }
-
-    fn close_streams(&mut self) {
-        self.store.data_mut().streams.release_all();
-    }
-
-    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
-        read_back(self.memory.data(&self.store), addr, len)
-    }
-
-    fn memory_size(&self) -> u64 {
-        self.memory.data_size(&self.store) as u64
-    }
-
-    fn stats(&self) -> StreamStats {
-        self.store.data().streams.stats()
-    }
-
-    fn instance_id(&self) -> i64 {
-        self.store.data().streams.instance_id()
-    }
-}
-
-impl WasmtimeInstance {
-    fn call_export(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        if export == FILL_BUFFER {
-            return Err(Error::missing_export(export));
-        }
+    fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let func = self
             .instance
             .get_func(&mut self.store, export)
@@ -101,21 +65,36 @@ impl WasmtimeInstance {
         // wasmtime's `ValType` has no `==` (reference types compare by
         // subtyping), and its types come as iterators, not slices.
         let is_i64 = |t: ValType| t.is_i64();
-        if ty.params().len() != args.len()
-            || !ty.params().all(is_i64)
-            || ty.results().len() != 1
-            || !ty.results().all(is_i64)
-        {
-            let expected = format!("({}) -> i64", vec!["i64"; args.len()].join(", "));
-            return Err(Error::signature_mismatch(export, &expected, ty));
-        }
+        check_entry_signature(
+            export,
+            args.len(),
+            ty.params().map(is_i64),
+            ty.results().map(is_i64),
+            &ty,
+        )?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
         func.call(&mut self.store, &inputs, &mut output)
             .map_err(from_call)?;
-        match output[0] {
-            Val::I64(value) => Ok(value),
+        match output {
+            [Val::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
         }
+    }
+
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut [u8], &mut HostStreams) -> R) -> R {
+        with_memory(self.memory, &mut self.store, f)
+    }
+
+    fn view_memory<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.memory.data(&self.store))
+    }
+
+    fn streams(&self) -> &HostStreams {
+        &self.store.data().streams
+    }
+
+    fn streams_mut(&mut self) -> &mut HostStreams {
+        &mut self.store.data_mut().streams
     }
 }
