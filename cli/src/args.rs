@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use refill::EngineKind;
+use refill::{EngineKind, Limits};
 
 use crate::inputs::parse_size;
 
@@ -65,4 +65,51 @@ pub(crate) struct EngineArgs {
     /// Bytes per refill (the guest buffer's size), e.g. 4KiB, 64KiB, 1MiB.
     #[arg(long, default_value = "64KiB", value_parser = parse_size)]
     pub(crate) chunk: u64,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// Resource limits; the defaults are safe for untrusted contracts.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Largest guest memory; growing past it stops the contract.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub(crate) max_memory: u64,
+    /// CPU budget of each guest call in fuel units (about one per instruction),
+    /// or `unlimited` (also turns fuel metering off, which is faster).
+    #[arg(long, value_name = "N", default_value = "50000000000", value_parser = parse_fuel)]
+    pub(crate) fuel: Fuel,
+    /// Largest input (one streamed argument).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub(crate) max_payload: u64,
+}
+
+/// A fuel budget or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fuel {
+    Budget(u64),
+    Unlimited,
+}
+
+impl LimitArgs {
+    /// The limits these flags ask for.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits::untrusted()
+            .with_max_memory_bytes(self.max_memory)
+            .with_fuel(match self.fuel {
+                Fuel::Budget(n) => Some(n),
+                Fuel::Unlimited => None,
+            })
+            .with_max_payload_bytes(self.max_payload)
+    }
+}
+
+fn parse_fuel(text: &str) -> Result<Fuel, String> {
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(Fuel::Unlimited);
+    }
+    text.replace('_', "")
+        .parse::<u64>()
+        .map(Fuel::Budget)
+        .map_err(|_| format!("`{text}` is not a number of fuel units or `unlimited`"))
 }

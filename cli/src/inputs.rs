@@ -84,8 +84,8 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
         .map_err(|e| format!("`{text}` is not a size like 65536, 64KiB or 1GiB ({e})"))
 }
 
-/// A chunk size from the command line, checked to fit the ABI.
-pub(crate) fn chunk_size(bytes: u64) -> Result<u32> {
+/// A chunk size from the command line, checked against the ABI and the limits.
+pub(crate) fn chunk_size(bytes: u64, limits: &refill::Limits) -> Result<u32> {
     u32::try_from(bytes)
         .map_err(|_| {
             Error::new(
@@ -93,7 +93,7 @@ pub(crate) fn chunk_size(bytes: u64) -> Result<u32> {
                 format!("chunk size {bytes} does not fit in 32 bits"),
             )
         })
-        .and_then(refill::core::stream::check_chunk_size)
+        .and_then(|chunk| refill::core::stream::check_chunk_size(chunk, limits.max_chunk_size))
 }
 
 #[cfg(test)]
@@ -129,14 +129,11 @@ mod tests {
 
     #[test]
     fn chunk_sizes_are_checked() {
-        assert_eq!(chunk_size(65_536).unwrap(), 65_536);
-        assert_eq!(
-            chunk_size(4).unwrap_err().kind(),
-            ErrorKind::InvalidChunkSize
-        );
-        assert_eq!(
-            chunk_size(1 << 40).unwrap_err().kind(),
-            ErrorKind::InvalidChunkSize
-        );
+        let limits = refill::Limits::untrusted();
+        let kind = |bytes| chunk_size(bytes, &limits).unwrap_err().kind();
+        assert_eq!(chunk_size(65_536, &limits).unwrap(), 65_536);
+        assert_eq!(kind(4), ErrorKind::InvalidChunkSize);
+        assert_eq!(kind(1 << 40), ErrorKind::InvalidChunkSize);
+        assert_eq!(kind(32 << 20), ErrorKind::InvalidChunkSize);
     }
 }

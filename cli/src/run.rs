@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use refill::{
-    AnyEngine, DynEngine, DynInstance, DynModule, Error, ErrorKind, Instance, InstanceConfig,
-    Result,
+    AnyEngine, DynEngine, DynInstance, DynModule, EngineConfig, EngineKind, Error, ErrorKind,
+    Instance, InstanceConfig, Result,
 };
 
 use crate::args::{EngineArgs, RunArgs};
@@ -35,11 +35,12 @@ pub(crate) fn execute(
     export: &str,
     inputs: &[Input],
 ) -> Result<RunReport> {
-    let engine = match choice.engine {
-        Some(kind) => AnyEngine::new(kind)?,
-        None => AnyEngine::default(),
-    };
-    let config = InstanceConfig::new().with_chunk_size(chunk_size(choice.chunk)?);
+    let limits = choice.limits.limits();
+    let kind = choice.engine.unwrap_or_else(EngineKind::default_kind);
+    let engine = AnyEngine::with_config(kind, &EngineConfig::for_limits(&limits))?;
+    let config = InstanceConfig::new()
+        .with_chunk_size(chunk_size(choice.chunk, &limits)?)
+        .with_limits(limits);
     // Open every input before compiling, so a missing file fails fast.
     let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
     let module = engine.compile(wasm)?;

@@ -242,3 +242,43 @@ fn unknown_engine_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("v8"));
 }
+
+#[test]
+fn limits_stop_hostile_work_with_one_line_errors() {
+    let spinner = wat_file(
+        "spin.wasm",
+        r#"(module (memory (export "memory") 1)
+             (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
+             (func (export "spin") (result i64) (loop $l (br $l)) i64.const 0)
+             (func (export "hog") (result i64) (i64.extend_i32_s (memory.grow (i32.const 100)))))"#,
+    );
+    let spinner = spinner.to_string_lossy();
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "run", &spinner, "--export", "spin", "--engine", engine, "--fuel", "1000000",
+        ]);
+        assert_one_line_error(&out, "cpu budget exhausted");
+        let out = refill(&[
+            "run",
+            &spinner,
+            "--export",
+            "hog",
+            "--engine",
+            engine,
+            "--max-memory",
+            "1MiB",
+        ]);
+        assert_one_line_error(&out, "memory limit exceeded");
+    }
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "digest",
+        "--input-size",
+        "2MiB",
+        "--max-payload",
+        "1MiB",
+    ]);
+    assert_one_line_error(&out, "payload too large");
+}

@@ -3,10 +3,12 @@
 #![forbid(unsafe_code)]
 
 use refill::{
-    AnyEngine, AnyInstance, BoxedSource, DynEngine, DynModule, EngineKind, Instance,
+    AnyEngine, AnyInstance, BoxedSource, DynEngine, DynModule, EngineConfig, EngineKind, Instance,
     InstanceConfig, Result, StreamStats,
 };
 use refill_fixtures::Fixture;
+
+pub mod hostile;
 
 pub use refill_testkit::{GeneratedSource, expected_fills, generated_digest};
 
@@ -56,8 +58,18 @@ pub struct Outcome {
 
 /// A fresh instance of `wasm` on `engine` with chunks of `chunk` bytes.
 pub fn instantiate(engine: EngineKind, wasm: &[u8], chunk: u32) -> Result<AnyInstance> {
-    let module = AnyEngine::new(engine)?.compile(wasm)?;
-    module.instantiate(&InstanceConfig::new().with_chunk_size(chunk))
+    instantiate_with(engine, wasm, &InstanceConfig::new().with_chunk_size(chunk))
+}
+
+/// A fresh instance of `wasm` on `engine` set up by `config`, on an engine
+/// built for its limits (fuel metering when `config.limits.fuel` is set).
+pub fn instantiate_with(
+    engine: EngineKind,
+    wasm: &[u8],
+    config: &InstanceConfig,
+) -> Result<AnyInstance> {
+    let engine = AnyEngine::with_config(engine, &EngineConfig::for_limits(&config.limits))?;
+    engine.compile(wasm)?.instantiate(config)
 }
 
 /// Streams `sources` into a fresh instance of `fixture` and calls its export.

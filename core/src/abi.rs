@@ -26,6 +26,8 @@ pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 pub const MIN_CHUNK_SIZE: u32 = 8;
 /// The largest chunk size refill accepts by default (1 GiB).
 pub const MAX_CHUNK_SIZE: u32 = 1 << 30;
+/// The size of a WebAssembly memory page.
+pub const WASM_PAGE_SIZE: u64 = 64 * 1024;
 /// The largest payload the header can announce.
 pub const MAX_PAYLOAD_LEN: u64 = u32::MAX as u64;
 

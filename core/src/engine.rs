@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::abi::{DEFAULT_CHUNK_SIZE, FILL_BUFFER};
 use crate::error::{Error, Result};
+use crate::limits::{EngineConfig, Limits};
 use crate::memory::{GuestMemory, read_back};
 use crate::stream::{BoxedSource, HostStreams, StreamStats};
 
@@ -25,6 +26,8 @@ pub struct InstanceConfig {
     pub instance_id: i64,
     /// The chunk size of every stream, in bytes (default 64 KiB).
     pub chunk_size: u32,
+    /// What the instance may use.
+    pub limits: Limits,
 }
 
 // 32-bit so that targets without 64-bit atomics (Cortex-M) build too.
@@ -35,6 +38,7 @@ impl Default for InstanceConfig {
         Self {
             instance_id: i64::from(NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed)),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            limits: Limits::default(),
         }
     }
 }
@@ -49,6 +53,13 @@ impl InstanceConfig {
     #[must_use]
     pub fn with_chunk_size(mut self, chunk_size: u32) -> Self {
         self.chunk_size = chunk_size;
+        self
+    }
+
+    /// Sets the limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -67,6 +78,9 @@ pub trait Engine: Clone + Send + Sync + 'static {
 
     /// The engine's name as the CLI and the docs spell it (`wasmi`, ...).
     const NAME: &'static str;
+
+    /// An engine built for `config`.
+    fn with_config(config: &EngineConfig) -> Result<Self>;
 
     /// Validates and compiles a WebAssembly binary.
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module>;

@@ -27,8 +27,17 @@ pub enum ErrorKind {
     UnknownBuffer,
     /// A payload is longer than the header can say (`u32::MAX`) or a limit allows.
     PayloadTooLarge,
-    /// A chunk size outside the accepted range.
+    /// A chunk size outside the accepted range or the instance's limit.
     InvalidChunkSize,
+    /// The instance already has as many open streams as its limit allows.
+    TooManyStreams,
+    /// The guest's memory would exceed the instance's limit.
+    MemoryLimitExceeded,
+    /// The guest used up the CPU budget (fuel) of the call.
+    CpuBudgetExhausted,
+    /// The limits ask for something the engine was not built for (fuel
+    /// without fuel metering).
+    Unsupported,
     /// The host-side stream source failed (an I/O error).
     SourceFailed,
     /// The host-side stream source ended before its declared length.
@@ -69,6 +78,10 @@ impl ErrorKind {
             Self::UnknownBuffer => "unknown buffer",
             Self::PayloadTooLarge => "payload too large",
             Self::InvalidChunkSize => "invalid chunk size",
+            Self::TooManyStreams => "too many open streams",
+            Self::MemoryLimitExceeded => "memory limit exceeded",
+            Self::CpuBudgetExhausted => "cpu budget exhausted",
+            Self::Unsupported => "unsupported by this engine's configuration",
             Self::SourceFailed => "stream source failed",
             Self::SourceTruncated => "stream source truncated",
             Self::SourceOverlong => "stream source overlong",

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "guest")]
 pub mod guest;
+pub mod limits;
 pub mod memory;
 pub mod source;
 pub mod stream;
@@ -20,6 +21,7 @@ pub mod stream;
 pub use descriptor::BufferDescriptor;
 pub use engine::{Bindings, Engine, Instance, InstanceConfig, Module};
 pub use error::{Error, ErrorKind, Result};
+pub use limits::{EngineConfig, Limits};
 pub use memory::{GuestMemory, GuestRange, VecMemory};
 #[cfg(feature = "std")]
 pub use source::ReaderSource;

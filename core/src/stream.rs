@@ -17,6 +17,7 @@ use crate::abi::{
     CURSOR_LEN, DESCRIPTOR_LEN, HEADER_LEN, MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN, MIN_CHUNK_SIZE,
 };
 use crate::descriptor::{BufferDescriptor, DescriptorBytes};
+use crate::engine::InstanceConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{GuestMemory, GuestRange};
 use crate::source::StreamSource;
@@ -32,7 +33,9 @@ pub struct StreamStats {
     /// Refill calls for a known stream of this instance, whether served, at
     /// end of stream (returning 0) or rejected by the buffer checks.
     pub fills: u64,
-    /// Payload bytes written into guest memory (headers not counted).
+    /// Payload bytes delivered: written into guest memory by a priming or
+    /// refill that succeeded (headers not counted; a chunk whose source
+    /// failed is not counted, even where part of it was written).
     pub bytes_streamed: u64,
 }
 
@@ -157,6 +160,8 @@ impl OpenStream {
 pub struct HostStreams {
     instance_id: i64,
     chunk_size: u32,
+    max_payload_bytes: u64,
+    max_open_streams: usize,
     streams: Vec<OpenStream>,
     stats: StreamStats,
 }
@@ -172,25 +177,29 @@ impl core::fmt::Debug for HostStreams {
     }
 }
 
-/// Checks a chunk size against the accepted range.
-pub fn check_chunk_size(chunk_size: u32) -> Result<u32> {
-    if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+/// Checks a chunk size against the accepted range and a limit.
+pub fn check_chunk_size(chunk_size: u32, max_chunk_size: u32) -> Result<u32> {
+    let max = max_chunk_size.min(MAX_CHUNK_SIZE);
+    if (MIN_CHUNK_SIZE..=max).contains(&chunk_size) {
         Ok(chunk_size)
     } else {
         Err(Error::new(
             ErrorKind::InvalidChunkSize,
-            format!("chunk size {chunk_size} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"),
+            format!("chunk size {chunk_size} is outside {MIN_CHUNK_SIZE}..={max} bytes"),
         ))
     }
 }
 
 impl HostStreams {
-    /// The host state of an instance whose id is `instance_id`, streaming in
-    /// chunks of `chunk_size` bytes.
-    pub fn new(instance_id: i64, chunk_size: u32) -> Result<Self> {
+    /// The host state of an instance set up by `config`: its id, its chunk
+    /// size (checked against the limits) and its stream limits.
+    pub fn new(config: &InstanceConfig) -> Result<Self> {
+        let limits = &config.limits;
         Ok(Self {
-            instance_id,
-            chunk_size: check_chunk_size(chunk_size)?,
+            instance_id: config.instance_id,
+            chunk_size: check_chunk_size(config.chunk_size, limits.max_chunk_size)?,
+            max_payload_bytes: limits.max_payload_bytes.min(MAX_PAYLOAD_LEN),
+            max_open_streams: limits.max_open_streams,
             streams: Vec::new(),
             stats: StreamStats::default(),
         })
@@ -216,18 +225,30 @@ impl HostStreams {
         self.streams.len()
     }
 
-    /// Checks a source's declared length and returns the capacity to request
-    /// from `__frnt__initiate_buffer` for it.
+    /// Checks a source's declared length and the open-stream limit, and
+    /// returns the capacity to request from `__frnt__initiate_buffer`.
     pub fn capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
         let total = source.total_len();
-        let total = u32::try_from(total).map_err(|_| {
-            Error::new(
+        if total > self.max_payload_bytes {
+            return Err(Error::new(
                 ErrorKind::PayloadTooLarge,
                 format!(
-                    "payload of {total} bytes exceeds the header's limit of {MAX_PAYLOAD_LEN} bytes"
+                    "payload of {total} bytes exceeds the limit of {} bytes",
+                    self.max_payload_bytes
                 ),
-            )
-        })?;
+            ));
+        }
+        if self.streams.len() >= self.max_open_streams {
+            return Err(Error::new(
+                ErrorKind::TooManyStreams,
+                format!(
+                    "the instance already has {} open streams, its limit",
+                    self.streams.len()
+                ),
+            ));
+        }
+        // max_payload_bytes <= u32::MAX (see `new`), so this cannot saturate.
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
         Ok(crate::abi::requested_capacity(total, self.chunk_size))
     }
 
@@ -362,6 +383,13 @@ mod tests {
         m
     }
 
+    fn host(chunk: u32) -> HostStreams {
+        let config = InstanceConfig::new()
+            .with_instance_id(ID)
+            .with_chunk_size(chunk);
+        HostStreams::new(&config).unwrap()
+    }
+
     fn payload(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
@@ -388,7 +416,7 @@ mod tests {
     fn streams_every_byte_in_order_for_sizes_around_the_chunk() {
         let chunk = 16;
         for len in [0usize, 1, 11, 12, 13, 16, 17, 48, 100] {
-            let mut host = HostStreams::new(ID, chunk).unwrap();
+            let mut host = host(chunk);
             let data = payload(len);
             let cap = host.capacity_for(&BytesSource::new(data.clone())).unwrap();
             let mut m = guest_with_buffer(cap);
@@ -413,7 +441,7 @@ mod tests {
 
     #[test]
     fn eof_is_sticky_and_writes_nothing() {
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         let mut m = guest_with_buffer(16);
         host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(&b"abc"[..])))
             .unwrap();
@@ -427,7 +455,7 @@ mod tests {
 
     #[test]
     fn foreign_id_and_unknown_buffer_are_rejected() {
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         let mut m = guest_with_buffer(16);
         host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
             .unwrap();
@@ -444,7 +472,7 @@ mod tests {
         let mut m = VecMemory::zeroed(mem_size);
         m.write(DESC, &d.encode()).unwrap();
         let before = m.clone();
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         let r = host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![9; 40])));
         (r, before, m)
     }
@@ -528,7 +556,7 @@ mod tests {
 
     #[test]
     fn descriptor_must_fit_in_memory() {
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         let mut m = VecMemory::zeroed(256);
         for addr in [-1, 225, 256, 1 << 32, i64::MAX] {
             let e = host
@@ -549,7 +577,7 @@ mod tests {
             last_write: WRITE_CELL.into(),
         };
         m.write(DESC, &d.encode()).unwrap();
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         host.prime(
             &mut m,
             DESC.into(),
@@ -562,7 +590,7 @@ mod tests {
 
     #[test]
     fn refill_with_no_room_is_an_error_not_eof() {
-        let mut host = HostStreams::new(ID, 16).unwrap();
+        let mut host = host(16);
         let mut m = guest_with_buffer(16);
         host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
             .unwrap();
@@ -588,7 +616,7 @@ mod tests {
                 Err(Error::new(ErrorKind::SourceFailed, "never read"))
             }
         }
-        let host = HostStreams::new(ID, 16).unwrap();
+        let host = host(16);
         assert_eq!(
             host.capacity_for(&Huge).unwrap_err().kind(),
             ErrorKind::PayloadTooLarge
@@ -597,11 +625,52 @@ mod tests {
 
     #[test]
     fn chunk_size_is_range_checked() {
+        let with_chunk = |chunk, max| {
+            let limits = crate::Limits::default().with_max_chunk_size(max);
+            let config = InstanceConfig::new()
+                .with_chunk_size(chunk)
+                .with_limits(limits);
+            HostStreams::new(&config).map(|_| ())
+        };
         assert_eq!(
-            HostStreams::new(ID, 7).unwrap_err().kind(),
+            with_chunk(7, MAX_CHUNK_SIZE).unwrap_err().kind(),
             ErrorKind::InvalidChunkSize
         );
-        assert!(HostStreams::new(ID, MIN_CHUNK_SIZE).is_ok());
-        assert!(HostStreams::new(ID, MAX_CHUNK_SIZE + 1).is_err());
+        assert!(with_chunk(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE).is_ok());
+        assert!(with_chunk(MAX_CHUNK_SIZE + 1, u32::MAX).is_err());
+        assert!(with_chunk(4096, 4096).is_ok());
+        assert_eq!(
+            with_chunk(4097, 4096).unwrap_err().kind(),
+            ErrorKind::InvalidChunkSize
+        );
+    }
+
+    #[test]
+    fn payload_and_open_stream_limits_hold() {
+        let limits = crate::Limits::default()
+            .with_max_payload_bytes(100)
+            .with_max_open_streams(1);
+        let config = InstanceConfig::new()
+            .with_instance_id(ID)
+            .with_chunk_size(16)
+            .with_limits(limits);
+        let mut host = HostStreams::new(&config).unwrap();
+        let e = host
+            .capacity_for(&BytesSource::new(vec![0; 101]))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
+        let mut m = guest_with_buffer(16);
+        host.prime(
+            &mut m,
+            DESC.into(),
+            Box::new(BytesSource::new(vec![0; 100])),
+        )
+        .unwrap();
+        let e = host
+            .capacity_for(&BytesSource::new(vec![0; 1]))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooManyStreams);
+        host.release_all();
+        assert!(host.capacity_for(&BytesSource::new(vec![0; 1])).is_ok());
     }
 }

@@ -4,7 +4,8 @@
 
 use enum_dispatch::enum_dispatch;
 use refill_core::{
-    BoxedSource, Engine, Error, ErrorKind, Instance, InstanceConfig, Module, Result, StreamStats,
+    BoxedSource, Engine, EngineConfig, Error, ErrorKind, Instance, InstanceConfig, Module, Result,
+    StreamStats,
 };
 
 #[cfg(feature = "wasmer")]
@@ -161,16 +162,21 @@ pub enum AnyInstance {
 }
 
 impl AnyEngine {
-    /// The engine of `kind`, or [`ErrorKind::UnknownEngine`] if this build
-    /// does not have it compiled in.
+    /// The engine of `kind` with the default [`EngineConfig`], or
+    /// [`ErrorKind::UnknownEngine`] if this build does not have it compiled in.
     pub fn new(kind: EngineKind) -> Result<Self> {
+        Self::with_config(kind, &EngineConfig::default())
+    }
+
+    /// The engine of `kind` built for `config` (fuel metering, ...).
+    pub fn with_config(kind: EngineKind, config: &EngineConfig) -> Result<Self> {
         match kind {
             #[cfg(feature = "wasmi")]
-            EngineKind::Wasmi => Ok(WasmiEngine::new().into()),
+            EngineKind::Wasmi => Ok(WasmiEngine::with_config(config)?.into()),
             #[cfg(feature = "wasmtime")]
-            EngineKind::Wasmtime => Ok(WasmtimeEngine::new().into()),
+            EngineKind::Wasmtime => Ok(WasmtimeEngine::with_config(config)?.into()),
             #[cfg(feature = "wasmer")]
-            EngineKind::Wasmer => Ok(WasmerEngine::new().into()),
+            EngineKind::Wasmer => Ok(WasmerEngine::with_config(config)?.into()),
             #[allow(unreachable_patterns)]
             other => Err(Error::new(
                 ErrorKind::UnknownEngine,

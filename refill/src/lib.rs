@@ -13,8 +13,8 @@ mod kind;
 pub use any::{AnyEngine, AnyInstance, AnyModule, DynEngine, DynInstance, DynModule};
 pub use kind::EngineKind;
 pub use refill_core::{
-    self as core, BoxedSource, BytesSource, Engine, Error, ErrorKind, Instance, InstanceConfig,
-    Module, ReaderSource, Result, StreamSource, StreamStats, abi,
+    self as core, BoxedSource, BytesSource, Engine, EngineConfig, Error, ErrorKind, Instance,
+    InstanceConfig, Limits, Module, ReaderSource, Result, StreamSource, StreamStats, abi,
 };
 
 #[cfg(feature = "wasmer")]

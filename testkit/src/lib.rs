@@ -3,6 +3,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "oracle")]
+extern crate std;
+
+#[cfg(feature = "oracle")]
+pub mod oracle;
+
 use refill_core::abi::HEADER_LEN;
 use refill_core::{Result, StreamSource};
 

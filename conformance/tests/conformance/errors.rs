@@ -8,7 +8,8 @@ use rstest_reuse::apply;
 
 use super::engines;
 
-fn kind_of<T: std::fmt::Debug>(result: Result<T>) -> ErrorKind {
+/// The kind of an expected error.
+pub(crate) fn kind_of<T: std::fmt::Debug>(result: Result<T>) -> ErrorKind {
     match result {
         Ok(value) => panic!("expected an error, got {value:?}"),
         Err(e) => e.kind(),
@@ -130,7 +131,8 @@ impl StreamSource for Liar {
     }
 }
 
-fn wat(text: &str) -> Vec<u8> {
+/// A module from WebAssembly text.
+pub(crate) fn wat(text: &str) -> Vec<u8> {
     match wat::parse_str(text) {
         Ok(bytes) => bytes,
         Err(e) => panic!("test WAT does not parse: {e}"),

@@ -15,7 +15,11 @@ fn engines(#[case] engine: refill::EngineKind) {}
 
 mod arguments;
 mod cross_engine;
+mod differential;
 mod errors;
+mod hostile;
+mod isolation;
+mod limits;
 mod memory;
 mod readers;
 mod streaming;

@@ -1,13 +1,15 @@
 //! The wasmer engine and its compiled modules.
 
-use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
-use refill_core::{Engine, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result};
-use wasmer::sys::Singlepass;
+use refill_core::abi::{INITIATE_BUFFER, MEMORY};
+use refill_core::{
+    Engine, EngineConfig, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result,
+};
 use wasmer::{FunctionEnv, Imports, Memory, Store};
 
 use crate::error::engine_error;
 use crate::import::define_fill_buffer;
 use crate::instance::{LocalInstance, WasmerInstance};
+use crate::limits::{InstanceLimits, Layout, check_module, singlepass_engine};
 
 /// What one instance's function environment holds: its streams and its own
 /// memory handle. (wasmer's `Store` carries no data of its own, so the state
@@ -20,9 +22,23 @@ pub(crate) struct HostState {
 }
 
 /// wasmer with its singlepass compiler, configured for refill.
+///
+/// Each compilation gets a wasmer engine of its own, with the middlewares
+/// that enforce refill's limits (see `limits.rs`): they record where they put
+/// their globals in the one module they transform, so they cannot be shared
+/// between modules.
 #[derive(Clone, Debug)]
 pub struct WasmerEngine {
-    engine: wasmer::Engine,
+    backend: Backend,
+}
+
+/// How a [`WasmerEngine`] compiles.
+#[derive(Clone, Debug)]
+enum Backend {
+    /// Singlepass with refill's middlewares, fuel metering when `true`.
+    Singlepass { fuel_metering: bool },
+    /// An engine of the embedder's, without refill's middlewares.
+    Custom(wasmer::Engine),
 }
 
 // By hand: `wasmer::Engine::default()` takes the first compiler wasmer was
@@ -30,19 +46,39 @@ pub struct WasmerEngine {
 // unification elsewhere in a build could change. refill wants singlepass.
 impl Default for WasmerEngine {
     fn default() -> Self {
-        Self::from_engine(Singlepass::default().into())
+        Self {
+            backend: Backend::Singlepass {
+                fuel_metering: false,
+            },
+        }
     }
 }
 
 impl WasmerEngine {
-    /// An engine with wasmer's singlepass compiler in its default configuration.
+    /// An engine with wasmer's singlepass compiler, without fuel metering.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// An engine over an existing wasmer engine (own compiler, own configuration).
+    /// An engine over an existing wasmer engine (own compiler, own
+    /// configuration). It has none of refill's middlewares, so its instances
+    /// can have neither a fuel limit nor a memory limit below 4 GiB: asking for
+    /// one is [`ErrorKind::Unsupported`].
     pub fn from_engine(engine: wasmer::Engine) -> Self {
-        Self { engine }
+        Self {
+            backend: Backend::Custom(engine),
+        }
+    }
+
+    /// Whether the engine meters fuel, so that its instances can have
+    /// [`refill_core::Limits::fuel`].
+    pub fn fuel_metering(&self) -> bool {
+        matches!(
+            self.backend,
+            Backend::Singlepass {
+                fuel_metering: true
+            }
+        )
     }
 }
 
@@ -50,14 +86,32 @@ impl Engine for WasmerEngine {
     type Module = WasmerModule;
     const NAME: &'static str = "wasmer";
 
+    fn with_config(config: &EngineConfig) -> Result<Self> {
+        Ok(Self {
+            backend: Backend::Singlepass {
+                fuel_metering: config.fuel_metering,
+            },
+        })
+    }
+
     fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
+        let (engine, limiter) = match &self.backend {
+            Backend::Singlepass { fuel_metering } => {
+                let (engine, limiter) = singlepass_engine(*fuel_metering);
+                (engine, Some(limiter))
+            }
+            Backend::Custom(engine) => (engine.clone(), None),
+        };
         // `from_binary`, not `new`: `new` also parses text when wasmer's `wat`
         // feature is on, and refill takes binaries only.
-        let module = wasmer::Module::from_binary(&self.engine, wasm)
+        let module = wasmer::Module::from_binary(&engine, wasm)
             .map_err(|e| engine_error(ErrorKind::InvalidModule, "wasmer rejected the module", e))?;
+        let layout = limiter.map(|limiter| limiter.layout()).transpose()?;
         Ok(WasmerModule {
-            engine: self.engine.clone(),
+            engine,
             module,
+            layout,
+            metered: self.fuel_metering(),
         })
     }
 }
@@ -67,12 +121,18 @@ impl Engine for WasmerEngine {
 pub struct WasmerModule {
     engine: wasmer::Engine,
     module: wasmer::Module,
+    /// What refill's memory limiter did to the module (`None`: compiled by an
+    /// engine from [`WasmerEngine::from_engine`], without it).
+    layout: Option<Layout>,
+    /// Whether the module was compiled with fuel metering.
+    metered: bool,
 }
 
 impl Module for WasmerModule {
     type Instance = WasmerInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmerInstance> {
+        check_module(self.layout.as_ref(), self.metered, &config.limits)?;
         // The store is `!Send`: it is created, used and dropped on the
         // instance's own thread (see `instance.rs`).
         let (module, config) = (self.clone(), config.clone());
@@ -83,7 +143,7 @@ impl Module for WasmerModule {
 impl WasmerModule {
     /// Instantiates the module on the calling thread, which owns the result.
     fn instantiate_here(&self, config: &InstanceConfig) -> Result<LocalInstance> {
-        let streams = HostStreams::new(config.instance_id, config.chunk_size)?;
+        let streams = HostStreams::new(config)?;
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(
             &mut store,
@@ -94,8 +154,9 @@ impl WasmerModule {
         );
         let mut imports = Imports::new();
         define_fill_buffer(&mut store, &env, &mut imports);
-        // `Instance::new` also runs the start function, like wasmi's
-        // `instantiate_and_start`.
+        // `Instance::new` would also run the start function, like wasmi's
+        // `instantiate_and_start`; refill's limiter has moved it to an
+        // export, run below once the limits are set.
         let instance = wasmer::Instance::new(&mut store, &self.module, &imports).map_err(|e| {
             engine_error(
                 ErrorKind::Instantiation,
@@ -103,6 +164,8 @@ impl WasmerModule {
                 e,
             )
         })?;
+        let limits =
+            InstanceLimits::install(&mut store, &instance, self.layout.as_ref(), &config.limits)?;
 
         let memory = instance
             .exports
@@ -119,20 +182,9 @@ impl WasmerModule {
             Error::signature_mismatch(INITIATE_BUFFER, "(i32) -> i64", initiate_buffer.ty(&store))
         })?;
 
-        if let Ok(set_id) = instance.exports.get_function(SET_ID) {
-            let typed = set_id
-                .typed::<i64, ()>(&store)
-                .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
-            typed
-                .call(&mut store, config.instance_id)
-                .map_err(crate::error::from_call)?;
-        }
-        Ok(LocalInstance::new(
-            store,
-            env,
-            instance,
-            memory,
-            initiate_buffer,
-        ))
+        let mut local = LocalInstance::new(store, env, instance, memory, initiate_buffer, limits);
+        local.start()?;
+        local.set_id(config.instance_id)?;
+        Ok(local)
     }
 }

@@ -13,17 +13,18 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 
+use refill_core::abi::SET_ID;
 use refill_core::engine::{bindings, check_entry_signature};
 use refill_core::stream::StreamStats;
 use refill_core::{Bindings, BoxedSource, Error, ErrorKind, HostStreams, Instance, Result};
-use wasmer::{FunctionEnv, Memory, Store, Type, TypedFunction, Value};
+use wasmer::{FunctionEnv, Memory, RuntimeError, Store, Type, TypedFunction, Value};
 
 use crate::engine::HostState;
-use crate::error::from_call;
+use crate::limits::{InstanceLimits, START_EXPORT};
 use crate::memory::{ViewMemory, with_memory};
 
 /// One instance on its worker thread: its store, its function environment
-/// (streams, memory) and the exports refill calls.
+/// (streams, memory), the exports refill calls and its limits.
 #[derive(Debug)]
 pub(crate) struct LocalInstance {
     store: Store,
@@ -31,6 +32,7 @@ pub(crate) struct LocalInstance {
     instance: wasmer::Instance,
     memory: Memory,
     initiate_buffer: TypedFunction<u32, i64>,
+    limits: InstanceLimits,
 }
 
 impl LocalInstance {
@@ -40,6 +42,7 @@ impl LocalInstance {
         instance: wasmer::Instance,
         memory: Memory,
         initiate_buffer: TypedFunction<u32, i64>,
+        limits: InstanceLimits,
     ) -> Self {
         Self {
             store,
@@ -47,7 +50,54 @@ impl LocalInstance {
             instance,
             memory,
             initiate_buffer,
+            limits,
         }
+    }
+
+    /// Runs one guest call with a fresh fuel budget, and maps its failure to
+    /// the limit it hit, if any.
+    fn guest_call<R>(
+        &mut self,
+        call: impl FnOnce(&mut Store) -> Result<R, RuntimeError>,
+    ) -> Result<R> {
+        self.limits.before_call(&mut self.store, &self.instance);
+        call(&mut self.store).map_err(|e| self.limits.failed(&mut self.store, &self.instance, e))
+    }
+
+    /// Runs the module's start function, which refill's limiter took out of
+    /// `Instance::new` so that it runs within the instance's limits.
+    pub(crate) fn start(&mut self) -> Result<()> {
+        if !self.limits.deferred_start() {
+            return Ok(());
+        }
+        let start = self
+            .instance
+            .exports
+            .get_function(START_EXPORT)
+            .map_err(|e| {
+                Error::new(ErrorKind::Engine, "the module's start function is gone").with_source(e)
+            })?
+            .clone();
+        self.guest_call(|store| start.call(store, &[]).map(drop))
+            .map_err(|e| match e.kind() {
+                ErrorKind::MemoryLimitExceeded | ErrorKind::CpuBudgetExhausted => e,
+                _ => Error::new(
+                    ErrorKind::Instantiation,
+                    "the module's start function failed",
+                )
+                .with_source(e),
+            })
+    }
+
+    /// Calls `__frnt_set_id` with the instance's id, when the module exports it.
+    pub(crate) fn set_id(&mut self, instance_id: i64) -> Result<()> {
+        let Ok(set_id) = self.instance.exports.get_function(SET_ID) else {
+            return Ok(());
+        };
+        let typed = set_id.typed::<i64, ()>(&self.store).map_err(|_| {
+            Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&self.store))
+        })?;
+        self.guest_call(|store| typed.call(store, instance_id))
     }
 }
 
@@ -55,17 +105,21 @@ impl Bindings for LocalInstance {
     type Memory<'a> = ViewMemory<'a>;
 
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
-        self.initiate_buffer
-            .call(&mut self.store, capacity)
-            .map_err(from_call)
+        let initiate_buffer = self.initiate_buffer.clone();
+        self.guest_call(|store| initiate_buffer.call(store, capacity))
     }
 
     fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        if export == START_EXPORT {
+            // Not the guest's export: refill's limiter made it.
+            return Err(Error::missing_export(export));
+        }
         let func = self
             .instance
             .exports
             .get_function(export)
-            .map_err(|_| Error::missing_export(export))?;
+            .map_err(|_| Error::missing_export(export))?
+            .clone();
         let ty = func.ty(&self.store);
         let is_i64 = |t: &Type| *t == Type::I64;
         check_entry_signature(
@@ -76,7 +130,7 @@ impl Bindings for LocalInstance {
             &ty,
         )?;
         let inputs: Vec<Value> = args.iter().map(|&a| Value::I64(a)).collect();
-        let output = func.call(&mut self.store, &inputs).map_err(from_call)?;
+        let output = self.guest_call(|store| func.call(store, &inputs))?;
         match *output {
             [Value::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),

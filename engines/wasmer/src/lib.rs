@@ -6,6 +6,7 @@ mod engine;
 mod error;
 mod import;
 mod instance;
+mod limits;
 mod memory;
 
 pub use engine::{WasmerEngine, WasmerModule};

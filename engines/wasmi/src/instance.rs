@@ -5,7 +5,7 @@ use refill_core::engine::check_entry_signature;
 use refill_core::{Bindings, Error, HostStreams, Result};
 use wasmi::{Memory, Store, TypedFunc, Val, ValType};
 
-use crate::engine::HostState;
+use crate::engine::{HostState, prepare_call};
 use crate::error::from_call;
 use crate::memory::with_memory;
 
@@ -39,9 +39,10 @@ impl Bindings for WasmiInstance {
     type Memory<'a> = [u8];
 
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
+        prepare_call(&mut self.store)?;
         self.initiate_buffer
             .call(&mut *self.store, capacity)
-            .map_err(from_call)
+            .map_err(|e| from_call(e, self.store.data_mut()))
     }
 
     fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
@@ -60,8 +61,9 @@ impl Bindings for WasmiInstance {
         )?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
+        prepare_call(&mut self.store)?;
         func.call(&mut *self.store, &inputs, &mut output)
-            .map_err(from_call)?;
+            .map_err(|e| from_call(e, self.store.data_mut()))?;
         match output {
             [Val::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),

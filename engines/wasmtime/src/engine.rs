@@ -1,36 +1,52 @@
 //! The wasmtime engine and its compiled modules.
 
 use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
-use refill_core::{Engine, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result};
+use refill_core::{
+    Engine, EngineConfig, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result,
+};
 use wasmtime::{Linker, Memory, Store};
 
-use crate::error::engine_error;
+use crate::error::{engine_error, from_call, from_instantiation};
 use crate::import::define_fill_buffer;
-use crate::instance::WasmtimeInstance;
+use crate::instance::{WasmtimeInstance, refuel};
+use crate::memory::MemoryLimiter;
 
-/// What one instance's store holds: its streams and its own memory handle.
+/// What one instance's store holds: its streams, its own memory handle and
+/// the limiter of its memory.
 #[derive(Debug)]
 pub(crate) struct HostState {
     pub(crate) streams: HostStreams,
     /// Set right after instantiation, before the guest can call the import.
     pub(crate) memory: Option<Memory>,
+    /// Enforces `Limits::max_memory_bytes` on every memory of the instance.
+    pub(crate) limiter: MemoryLimiter,
 }
 
 /// The wasmtime JIT (Cranelift), configured for refill.
 #[derive(Clone, Debug, Default)]
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
+    /// Whether the engine was built with `consume_fuel`, so that
+    /// `Limits::fuel` can be enforced.
+    fuel_metering: bool,
 }
 
 impl WasmtimeEngine {
-    /// An engine with wasmtime's default configuration.
+    /// An engine with wasmtime's default configuration (no fuel metering).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// An engine over an existing wasmtime engine (own configuration).
+    /// An engine over an existing wasmtime engine (own configuration). Fuel
+    /// limits work if it was built with `Config::consume_fuel(true)`.
     pub fn from_engine(engine: wasmtime::Engine) -> Self {
-        Self { engine }
+        // wasmtime does not expose an engine's configuration; a store of a
+        // metering engine is the one that has a fuel gauge.
+        let fuel_metering = Store::new(&engine, ()).get_fuel().is_ok();
+        Self {
+            engine,
+            fuel_metering,
+        }
     }
 }
 
@@ -38,12 +54,24 @@ impl Engine for WasmtimeEngine {
     type Module = WasmtimeModule;
     const NAME: &'static str = "wasmtime";
 
+    fn with_config(config: &EngineConfig) -> Result<Self> {
+        let mut wasmtime_config = wasmtime::Config::new();
+        wasmtime_config.consume_fuel(config.fuel_metering);
+        let engine = wasmtime::Engine::new(&wasmtime_config)
+            .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
+        Ok(Self {
+            engine,
+            fuel_metering: config.fuel_metering,
+        })
+    }
+
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
         let module = wasmtime::Module::new(&self.engine, wasm).map_err(|e| {
             engine_error(ErrorKind::InvalidModule, "wasmtime rejected the module", e)
         })?;
         Ok(WasmtimeModule {
             engine: self.engine.clone(),
+            fuel_metering: self.fuel_metering,
             module,
         })
     }
@@ -53,6 +81,7 @@ impl Engine for WasmtimeEngine {
 #[derive(Clone, Debug)]
 pub struct WasmtimeModule {
     engine: wasmtime::Engine,
+    fuel_metering: bool,
     module: wasmtime::Module,
 }
 
@@ -60,26 +89,38 @@ impl Module for WasmtimeModule {
     type Instance = WasmtimeInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
-        let streams = HostStreams::new(config.instance_id, config.chunk_size)?;
+        let streams = HostStreams::new(config)?;
+        // The fuel of every guest call: `None` on an unmetered engine; a
+        // metering engine's store starts empty, so it always gets a budget.
+        let fuel = match (self.fuel_metering, config.limits.fuel) {
+            (true, budget) => Some(budget.unwrap_or(u64::MAX)),
+            (false, None) => None,
+            (false, Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "a fuel limit needs an engine built with fuel metering \
+                     (`EngineConfig::with_fuel_metering(true)`)",
+                ));
+            }
+        };
         let mut store = Store::new(
             &self.engine,
             HostState {
                 streams,
                 memory: None,
+                limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
             },
         );
+        store.limiter(|state| &mut state.limiter);
         let mut linker = Linker::<HostState>::new(&self.engine);
         define_fill_buffer(&mut linker)
             .map_err(|e| engine_error(ErrorKind::Engine, "cannot define the refill import", e))?;
         // `instantiate` also runs the start function, like wasmi's
-        // `instantiate_and_start`.
-        let instance = linker.instantiate(&mut store, &self.module).map_err(|e| {
-            engine_error(
-                ErrorKind::Instantiation,
-                "wasmtime cannot instantiate the module",
-                e,
-            )
-        })?;
+        // `instantiate_and_start`: it gets a budget of its own.
+        refuel(&mut store, fuel)?;
+        let instance = linker
+            .instantiate(&mut store, &self.module)
+            .map_err(from_instantiation)?;
 
         let memory = instance
             .get_memory(&mut store, MEMORY)
@@ -97,15 +138,17 @@ impl Module for WasmtimeModule {
             let typed = set_id
                 .typed::<i64, ()>(&store)
                 .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
+            refuel(&mut store, fuel)?;
             typed
                 .call(&mut store, config.instance_id)
-                .map_err(crate::error::from_call)?;
+                .map_err(from_call)?;
         }
         Ok(WasmtimeInstance::new(
             store,
             instance,
             memory,
             initiate_buffer,
+            fuel,
         ))
     }
 }

@@ -3,9 +3,11 @@
 use core::fmt;
 
 use refill_core::{Error, ErrorKind};
+use wasmtime::Trap;
 
-/// A refill error raised inside `__frnt__fill_buffer`, carried through the
-/// guest's trap back to the embedder with its kind intact.
+/// A refill error raised inside `__frnt__fill_buffer` or by the memory
+/// limiter, carried through the guest's trap back to the embedder with its
+/// kind intact.
 #[derive(Debug)]
 pub(crate) struct RefillTrap(pub(crate) Error);
 
@@ -19,15 +21,45 @@ impl fmt::Display for RefillTrap {
 // wasmtime's counterpart of wasmi's `HostError`.
 impl core::error::Error for RefillTrap {}
 
-/// The refill error behind a failed call: the one the import raised, or the
-/// guest's own trap.
+/// The refill error behind a failed call: the one the import or the memory
+/// limiter raised, the exhausted fuel, or the guest's own trap.
 pub(crate) fn from_call(error: wasmtime::Error) -> Error {
     // `downcast` searches the whole chain, so the backtrace context wasmtime
     // wraps around a host error does not hide it.
     match error.downcast::<RefillTrap>() {
         Ok(RefillTrap(inner)) => inner,
+        Err(error) if is_out_of_fuel(&error) => out_of_fuel(error),
         Err(error) => Error::trap("guest call failed").with_source(error),
     }
+}
+
+/// The refill error behind a failed instantiation: a limit that was hit
+/// (initial memory past `max_memory_bytes`, the start function out of fuel
+/// or growing past the limit) keeps its kind; anything else is
+/// `Instantiation`, with wasmtime's error as source.
+pub(crate) fn from_instantiation(error: wasmtime::Error) -> Error {
+    const MESSAGE: &str = "wasmtime cannot instantiate the module";
+    match error.downcast::<RefillTrap>() {
+        Ok(RefillTrap(inner)) if inner.kind() == ErrorKind::MemoryLimitExceeded => inner,
+        // The start function called the import before the host knew the
+        // instance's memory: the module cannot run under refill.
+        Ok(RefillTrap(inner)) => Error::new(ErrorKind::Instantiation, MESSAGE).with_source(inner),
+        Err(error) if is_out_of_fuel(&error) => out_of_fuel(error),
+        Err(error) => engine_error(ErrorKind::Instantiation, MESSAGE, error),
+    }
+}
+
+/// Whether the guest trapped because its fuel ran out.
+fn is_out_of_fuel(error: &wasmtime::Error) -> bool {
+    matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel))
+}
+
+fn out_of_fuel(error: wasmtime::Error) -> Error {
+    engine_error(
+        ErrorKind::CpuBudgetExhausted,
+        "the guest used up the fuel of the call",
+        error,
+    )
 }
 
 /// `kind` with wasmtime's error as source.

@@ -4,11 +4,11 @@
 use core::fmt;
 
 use refill_core::engine::check_entry_signature;
-use refill_core::{Bindings, Error, HostStreams, Result};
+use refill_core::{Bindings, Error, ErrorKind, HostStreams, Result};
 use wasmtime::{Memory, Store, TypedFunc, Val, ValType};
 
 use crate::engine::HostState;
-use crate::error::from_call;
+use crate::error::{engine_error, from_call};
 use crate::memory::with_memory;
 
 /// One instance: its store (streams, memory) and the exports refill calls.
@@ -17,6 +17,8 @@ pub struct WasmtimeInstance {
     instance: wasmtime::Instance,
     memory: Memory,
     initiate_buffer: TypedFunc<u32, i64>,
+    /// The fuel each guest call starts with; `None` on an unmetered engine.
+    fuel: Option<u64>,
 }
 
 // By hand: wasmtime's `TypedFunc` is not `Debug`, its untyped `Func` is.
@@ -27,6 +29,7 @@ impl fmt::Debug for WasmtimeInstance {
             .field("instance", &self.instance)
             .field("memory", &self.memory)
             .field("initiate_buffer", self.initiate_buffer.func())
+            .field("fuel", &self.fuel)
             .finish()
     }
 }
@@ -37,13 +40,26 @@ impl WasmtimeInstance {
         instance: wasmtime::Instance,
         memory: Memory,
         initiate_buffer: TypedFunc<u32, i64>,
+        fuel: Option<u64>,
     ) -> Self {
         Self {
             store,
             instance,
             memory,
             initiate_buffer,
+            fuel,
         }
+    }
+}
+
+/// Gives the store a fresh budget of `fuel` for the next guest call (nothing
+/// on an unmetered engine): budgets are per call, never carried over.
+pub(crate) fn refuel(store: &mut Store<HostState>, fuel: Option<u64>) -> Result<()> {
+    match fuel {
+        Some(fuel) => store
+            .set_fuel(fuel)
+            .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot set the fuel", e)),
+        None => Ok(()),
     }
 }
 
@@ -51,6 +67,7 @@ impl Bindings for WasmtimeInstance {
     type Memory<'a> = [u8];
 
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
+        refuel(&mut self.store, self.fuel)?;
         self.initiate_buffer
             .call(&mut self.store, capacity)
             .map_err(from_call)
@@ -74,6 +91,7 @@ impl Bindings for WasmtimeInstance {
         )?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
+        refuel(&mut self.store, self.fuel)?;
         func.call(&mut self.store, &inputs, &mut output)
             .map_err(from_call)?;
         match output {

@@ -1,13 +1,15 @@
-//! wasmtime's linear memory as refill-core's `GuestMemory`.
+//! wasmtime's linear memory as refill-core's `GuestMemory`, and its limit.
 //!
 //! wasmtime lends the memory as a plain `&mut [u8]`, which refill-core already
-//! treats as guest memory with checked access: this module only names the
-//! way to borrow it together with the host state.
+//! treats as guest memory with checked access: this module names the way to
+//! borrow it together with the host state, and the [`MemoryLimiter`] that
+//! keeps it within `Limits::max_memory_bytes`.
 
-use refill_core::HostStreams;
-use wasmtime::{AsContextMut, Memory};
+use refill_core::{Error, ErrorKind, HostStreams};
+use wasmtime::{AsContextMut, Memory, ResourceLimiter};
 
 use crate::engine::HostState;
+use crate::error::RefillTrap;
 
 /// Borrows the guest's memory bytes and the instance's streams at once.
 pub(crate) fn with_memory<R>(
@@ -17,4 +19,58 @@ pub(crate) fn with_memory<R>(
 ) -> R {
     let (bytes, state) = memory.data_and_store_mut(store.as_context_mut());
     f(bytes, &mut state.streams)
+}
+
+/// wasmtime's `ResourceLimiter` for one store: no memory may be created or
+/// grown past `max_bytes`. Going past it is an error, not a refusal, so the
+/// instantiation fails or `memory.grow` traps with `MemoryLimitExceeded`
+/// instead of the guest seeing a silent -1.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    max_bytes: u64,
+}
+
+impl MemoryLimiter {
+    pub(crate) fn new(max_bytes: u64) -> Self {
+        Self { max_bytes }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Past the memory's own declared maximum, growth fails the way the
+        // specification says (-1), whatever the host's limit.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let desired_bytes = u64::try_from(desired).unwrap_or(u64::MAX);
+        if desired_bytes <= self.max_bytes {
+            return Ok(true);
+        }
+        // `current` is 0 when the memory is being created (instantiation).
+        let message = format!(
+            "a guest memory of {desired_bytes} bytes (currently {current}) would exceed \
+             the limit of {} bytes",
+            self.max_bytes
+        );
+        Err(wasmtime::Error::new(RefillTrap(Error::new(
+            ErrorKind::MemoryLimitExceeded,
+            message,
+        ))))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables are not limited by refill; their own maximum still holds.
+        Ok(true)
+    }
 }

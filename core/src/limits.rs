@@ -1,0 +1,126 @@
+//! Resource limits of one instance, honoured by every engine.
+
+use crate::abi::{MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN};
+
+/// What one instance may use. The stream limits (`max_payload_bytes`,
+/// `max_open_streams`, `max_chunk_size`) are enforced by [`crate::HostStreams`]
+/// the same way on every engine; `max_memory_bytes` and `fuel` by each engine
+/// (see `docs/security.md` for how each maps them).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest guest linear memory, in bytes. Instantiating a module whose
+    /// initial memory is larger, or growing past it, fails with
+    /// [`crate::ErrorKind::MemoryLimitExceeded`]. Default: 4 GiB (all of wasm32).
+    pub max_memory_bytes: u64,
+    /// CPU budget of each guest call (entry point, `__frnt__initiate_buffer`,
+    /// `__frnt_set_id`), in fuel units: about one per WebAssembly instruction.
+    /// Running out is [`crate::ErrorKind::CpuBudgetExhausted`]. `None` (default):
+    /// unmetered. Needs an engine built with [`EngineConfig::fuel_metering`].
+    pub fuel: Option<u64>,
+    /// Largest payload of one stream, in bytes. Default: `u32::MAX`, what the
+    /// header can announce.
+    pub max_payload_bytes: u64,
+    /// Most streams open at once in one instance (arguments of one call).
+    /// Default: 64.
+    pub max_open_streams: usize,
+    /// Largest chunk size the instance may be configured with. Default: 1 GiB.
+    pub max_chunk_size: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_memory_bytes: 1 << 32,
+            fuel: None,
+            max_payload_bytes: MAX_PAYLOAD_LEN,
+            max_open_streams: 64,
+            max_chunk_size: MAX_CHUNK_SIZE,
+        }
+    }
+}
+
+impl Limits {
+    /// Defaults for untrusted contracts: 256 MiB of guest memory, 50 billion
+    /// fuel units per call (tens of seconds of work on the fastest engine),
+    /// 1 GiB payloads, 16 open streams, chunks of at most 16 MiB.
+    pub fn untrusted() -> Self {
+        Self {
+            max_memory_bytes: 256 << 20,
+            fuel: Some(50_000_000_000),
+            max_payload_bytes: 1 << 30,
+            max_open_streams: 16,
+            max_chunk_size: 16 << 20,
+        }
+    }
+
+    /// Sets the largest guest memory, in bytes.
+    #[must_use]
+    pub fn with_max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Sets the CPU budget of each call, in fuel units (`None`: unmetered).
+    #[must_use]
+    pub fn with_fuel(mut self, fuel: Option<u64>) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// Sets the largest payload of one stream, in bytes.
+    #[must_use]
+    pub fn with_max_payload_bytes(mut self, bytes: u64) -> Self {
+        self.max_payload_bytes = bytes;
+        self
+    }
+
+    /// Sets the most streams open at once.
+    #[must_use]
+    pub fn with_max_open_streams(mut self, streams: usize) -> Self {
+        self.max_open_streams = streams;
+        self
+    }
+
+    /// Sets the largest chunk size, in bytes.
+    #[must_use]
+    pub fn with_max_chunk_size(mut self, bytes: u32) -> Self {
+        self.max_chunk_size = bytes;
+        self
+    }
+
+    /// The memory limit in 64 KiB wasm pages (rounded down).
+    pub fn max_memory_pages(&self) -> u64 {
+        self.max_memory_bytes / crate::abi::WASM_PAGE_SIZE
+    }
+}
+
+/// How an engine is built: what every instance of it can be limited by.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Count fuel, so that [`Limits::fuel`] can be enforced. Off by default:
+    /// metering costs speed on every engine.
+    pub fuel_metering: bool,
+}
+
+impl EngineConfig {
+    /// The defaults: no fuel metering.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Turns fuel metering on or off.
+    #[must_use]
+    pub fn with_fuel_metering(mut self, on: bool) -> Self {
+        self.fuel_metering = on;
+        self
+    }
+
+    /// The configuration an instance with `limits` needs.
+    pub fn for_limits(limits: &Limits) -> Self {
+        Self {
+            fuel_metering: limits.fuel.is_some(),
+        }
+    }
+}
