@@ -79,9 +79,11 @@ fn modules_without_the_abi_exports_are_refused(#[case] engine: EngineKind) -> Re
 /// traps with `WrongInstanceId`, raised by the host and recovered intact.
 #[apply(engines)]
 fn foreign_instance_id_traps_with_its_kind(#[case] engine: EngineKind) -> Result<()> {
-    let module = wat(FORGED_ID_GUEST);
+    let module = wat(FORGER);
     let mut instance = instantiate(engine, &module, 4096)?;
-    let result = instance.call_with_streams("forge", [generated(0, 100_000)]);
+    let buf = instance.open_stream(generated(0, 100_000))?;
+    // -2: ids handed out by refill are positive.
+    let result = instance.call("forge", &[buf, -2]);
     assert_eq!(kind_of(result), ErrorKind::WrongInstanceId, "{engine}");
     Ok(())
 }
@@ -139,17 +141,17 @@ pub(crate) fn wat(text: &str) -> Vec<u8> {
     }
 }
 
-/// A guest with a real buffer layout that calls the refill import with a
-/// forged id (-2: ids handed out by refill are positive) instead of its own.
-const FORGED_ID_GUEST: &str = r#"
+/// A guest with a real buffer layout (descriptor at 0) whose `forge(buf,
+/// victim)` refills its buffer with the id `victim` instead of its own.
+pub(crate) const FORGER: &str = r#"
 (module
   (import "freenet_contract_io" "__frnt__fill_buffer" (func $fill (param i64 i64) (result i32)))
   (memory (export "memory") 2)
   ;; descriptor at 0: start=64, capacity=4096, last_read=40, last_write=44
   (data (i32.const 0) "\40\00\00\00\00\00\00\00\00\10\00\00\00\00\00\00\28\00\00\00\00\00\00\00\2c\00\00\00\00\00\00\00")
   (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
-  (func (export "forge") (param i64) (result i64)
-    (i64.extend_i32_u (call $fill (i64.const -2) (local.get 0)))))
+  (func (export "forge") (param $buf i64) (param $victim i64) (result i64)
+    (i64.extend_i32_u (call $fill (local.get $victim) (local.get $buf)))))
 "#;
 
 /// A module that needs an import refill does not provide, or declares the

@@ -9,19 +9,7 @@ use rstest::rstest;
 use rstest_reuse::apply;
 
 use super::engines;
-use super::errors::{kind_of, wat};
-
-/// A guest that refills its buffer with a victim's id, passed as argument.
-const FORGER: &str = r#"
-(module
-  (import "freenet_contract_io" "__frnt__fill_buffer" (func $fill (param i64 i64) (result i32)))
-  (memory (export "memory") 2)
-  ;; descriptor at 0: start=64, capacity=4096, last_read=40, last_write=44
-  (data (i32.const 0) "\40\00\00\00\00\00\00\00\00\10\00\00\00\00\00\00\28\00\00\00\00\00\00\00\2c\00\00\00\00\00\00\00")
-  (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
-  (func (export "forge") (param $buf i64) (param $victim i64) (result i64)
-    (i64.extend_i32_u (call $fill (local.get $victim) (local.get $buf)))))
-"#;
+use super::errors::{FORGER, kind_of, wat};
 
 const THREADS: usize = 4;
 const HONEST_PER_THREAD: u64 = 3;
