@@ -1,6 +1,7 @@
 //! Resource limits of one instance, honoured by every engine.
 
 use crate::abi::{MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN};
+use crate::error::{Error, ErrorKind, Result};
 
 /// What one instance may use. The stream limits (`max_payload_bytes`,
 /// `max_open_streams`, `max_chunk_size`) are enforced by [`crate::HostStreams`]
@@ -89,6 +90,23 @@ impl Limits {
         self
     }
 
+    /// The fuel each guest call starts with, on an engine that does or does
+    /// not meter fuel: the budget; `u64::MAX` on a metering engine without
+    /// one (its store would otherwise start empty); `None` when unmetered.
+    /// A budget asked of an unmetering engine is [`ErrorKind::Unsupported`],
+    /// never a silently unlimited guest.
+    pub fn fuel_per_call(&self, engine_meters_fuel: bool) -> Result<Option<u64>> {
+        match (self.fuel, engine_meters_fuel) {
+            (budget, true) => Ok(Some(budget.unwrap_or(u64::MAX))),
+            (None, false) => Ok(None),
+            (Some(_), false) => Err(Error::new(
+                ErrorKind::Unsupported,
+                "Limits::fuel is set but the engine does not meter fuel; build it with \
+                 EngineConfig::with_fuel_metering(true) (or EngineConfig::for_limits)",
+            )),
+        }
+    }
+
     /// The memory limit in 64 KiB wasm pages (rounded down).
     pub fn max_memory_pages(&self) -> u64 {
         self.max_memory_bytes / crate::abi::WASM_PAGE_SIZE
@@ -122,5 +140,24 @@ impl EngineConfig {
         Self {
             fuel_metering: limits.fuel.is_some(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuel_per_call_follows_the_budget_and_the_engine() {
+        let budget = Limits::default().with_fuel(Some(1000));
+        assert_eq!(budget.fuel_per_call(true).unwrap(), Some(1000));
+        assert_eq!(
+            Limits::default().fuel_per_call(true).unwrap(),
+            Some(u64::MAX)
+        );
+        assert_eq!(Limits::default().fuel_per_call(false).unwrap(), None);
+        let e = budget.fuel_per_call(false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.message().contains("EngineConfig::with_fuel_metering"));
     }
 }

@@ -132,7 +132,8 @@ impl Module for WasmerModule {
     type Instance = WasmerInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmerInstance> {
-        check_module(self.layout.as_ref(), self.metered, &config.limits)?;
+        check_module(self.layout.as_ref(), &config.limits)?;
+        config.limits.fuel_per_call(self.metered)?;
         // The store is `!Send`: it is created, used and dropped on the
         // instance's own thread (see `instance.rs`).
         let (module, config) = (self.clone(), config.clone());
@@ -143,6 +144,7 @@ impl Module for WasmerModule {
 impl WasmerModule {
     /// Instantiates the module on the calling thread, which owns the result.
     fn instantiate_here(&self, config: &InstanceConfig) -> Result<LocalInstance> {
+        let fuel = config.limits.fuel_per_call(self.metered)?;
         let streams = HostStreams::new(config)?;
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(
@@ -164,8 +166,13 @@ impl WasmerModule {
                 e,
             )
         })?;
-        let limits =
-            InstanceLimits::install(&mut store, &instance, self.layout.as_ref(), &config.limits)?;
+        let limits = InstanceLimits::install(
+            &mut store,
+            &instance,
+            self.layout.as_ref(),
+            &config.limits,
+            fuel,
+        )?;
 
         let memory = instance
             .exports

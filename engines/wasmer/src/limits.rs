@@ -269,17 +269,10 @@ impl<'a> FunctionMiddleware<'a> for FunctionMemoryLimiter {
     }
 }
 
-/// Checks, before instantiating, that `limits` can be honoured by a module
-/// compiled with (`layout`) or without (`None`) refill's middlewares, and
-/// that its initial memory fits.
-pub(crate) fn check_module(layout: Option<&Layout>, metered: bool, limits: &Limits) -> Result<()> {
-    if limits.fuel.is_some() && !metered {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "a fuel limit needs an engine that meters fuel: build it with \
-             `WasmerEngine::with_config(&EngineConfig::new().with_fuel_metering(true))`",
-        ));
-    }
+/// Checks, before instantiating, that the memory limit can be honoured by a
+/// module compiled with (`layout`) or without (`None`) refill's middlewares,
+/// and that its initial memory fits. (Fuel: `Limits::fuel_per_call`.)
+pub(crate) fn check_module(layout: Option<&Layout>, limits: &Limits) -> Result<()> {
     let max_pages = limits.max_memory_pages();
     match layout {
         Some(layout) if layout.initial_pages > max_pages => Err(Error::new(
@@ -304,7 +297,8 @@ pub(crate) fn check_module(layout: Option<&Layout>, metered: bool, limits: &Limi
 /// the memory limit.
 #[derive(Debug)]
 pub(crate) struct InstanceLimits {
-    /// The budget of each call; `Some` only on a metered module.
+    /// The budget of each call (`Limits::fuel_per_call`); `Some` only on a
+    /// metered module.
     fuel: Option<u64>,
     /// The limiter's flag; `None` for modules compiled without it.
     limit_hit: Option<Global>,
@@ -320,6 +314,7 @@ impl InstanceLimits {
         instance: &Instance,
         layout: Option<&Layout>,
         limits: &Limits,
+        fuel: Option<u64>,
     ) -> Result<Self> {
         let mut limit_hit = None;
         if layout.is_some() {
@@ -337,7 +332,7 @@ impl InstanceLimits {
             limit_hit = Some(global(LIMIT_HIT_EXPORT)?);
         }
         Ok(Self {
-            fuel: limits.fuel,
+            fuel,
             limit_hit,
             max_memory_bytes: limits.max_memory_bytes,
             deferred_start: layout.is_some_and(|layout| layout.deferred_start),

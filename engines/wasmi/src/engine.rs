@@ -2,7 +2,7 @@
 
 use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
 use refill_core::{
-    Engine, EngineConfig, Error, ErrorKind, HostStreams, InstanceConfig, Limits, Module, Result,
+    Engine, EngineConfig, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result,
 };
 use wasmi::{Linker, Memory, ResourceLimiter, Store};
 
@@ -107,28 +107,11 @@ pub struct WasmiModule {
     module: wasmi::Module,
 }
 
-impl WasmiModule {
-    /// The fuel each call of an instance with `limits` starts with: `None`
-    /// on an unmetered engine, unlimited on a metered one without a budget.
-    fn fuel_budget(&self, limits: &Limits) -> Result<Option<u64>> {
-        match (limits.fuel, self.fuel_metering) {
-            (Some(fuel), true) => Ok(Some(fuel)),
-            (None, true) => Ok(Some(u64::MAX)),
-            (None, false) => Ok(None),
-            (Some(_), false) => Err(Error::new(
-                ErrorKind::Unsupported,
-                "Limits::fuel is set but this wasmi engine does not meter fuel; build it with \
-                 EngineConfig::with_fuel_metering(true) (or EngineConfig::for_limits)",
-            )),
-        }
-    }
-}
-
 impl Module for WasmiModule {
     type Instance = WasmiInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmiInstance> {
-        let fuel = self.fuel_budget(&config.limits)?;
+        let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
         let streams = HostStreams::new(config)?;
         let mut store = Store::new(
             &self.engine,
@@ -177,6 +160,7 @@ impl Module for WasmiModule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refill_core::Limits;
 
     #[test]
     fn metering_follows_the_config_and_is_read_back_from_a_wasmi_engine() {

@@ -90,19 +90,7 @@ impl Module for WasmtimeModule {
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
         let streams = HostStreams::new(config)?;
-        // The fuel of every guest call: `None` on an unmetered engine; a
-        // metering engine's store starts empty, so it always gets a budget.
-        let fuel = match (self.fuel_metering, config.limits.fuel) {
-            (true, budget) => Some(budget.unwrap_or(u64::MAX)),
-            (false, None) => None,
-            (false, Some(_)) => {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    "a fuel limit needs an engine built with fuel metering \
-                     (`EngineConfig::with_fuel_metering(true)`)",
-                ));
-            }
-        };
+        let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
         let mut store = Store::new(
             &self.engine,
             HostState {
