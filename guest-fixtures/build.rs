@@ -1,6 +1,7 @@
-//! Builds the guest workspace `guests/` for `wasm32-unknown-unknown` with a
-//! nested cargo and copies each `.wasm` into `OUT_DIR`, where `src/lib.rs`
-//! includes it.
+//! Builds the guest workspaces for `wasm32-unknown-unknown` with a nested
+//! cargo each and copies every `.wasm` into `OUT_DIR`, where `src/lib.rs`
+//! includes it: `guests/` (refill's own guests) and `freenet/` (a contract
+//! built against freenet-stdlib from crates.io, with its own lockfile).
 
 use std::env;
 use std::ffi::OsString;
@@ -11,8 +12,15 @@ use std::process::{Command, ExitCode, Stdio};
 /// The wasm target the guests are built for.
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// The `[lib] name`s of the guest crates: one `<name>.wasm` each.
-const GUESTS: &[&str] = &["digest", "collect", "odd_reads", "interleave", "skip"];
+/// Each guest workspace (a directory of this crate) and the `[lib] name`s of
+/// its crates: one `<name>.wasm` each.
+const WORKSPACES: &[(&str, &[&str])] = &[
+    (
+        "guests",
+        &["digest", "collect", "odd_reads", "interleave", "skip"],
+    ),
+    ("freenet", &["freenet_log"]),
+];
 
 /// Inherited variables to remove before running the nested cargo, because
 /// they describe the outer build: rustflags (`CARGO_ENCODED_RUSTFLAGS` would
@@ -72,10 +80,12 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(var("OUT_DIR")?);
-    let guests = manifest_dir.join("guests");
 
     for path in [
         "guests",
+        "freenet/src",
+        "freenet/Cargo.toml",
+        "freenet/Cargo.lock",
         "../core/src",
         "../core/Cargo.toml",
         "../testkit/src",
@@ -87,20 +97,41 @@ fn run() -> Result<(), String> {
     check_wasm_target()?;
 
     let target_dir = target_dir(&out_dir).join("guest-fixtures");
+    for (workspace, crates) in WORKSPACES {
+        build_workspace(&manifest_dir.join(workspace), &target_dir)?;
+        let built = target_dir.join(WASM_TARGET).join("release");
+        for name in *crates {
+            let file = format!("{name}.wasm");
+            fs::copy(built.join(&file), out_dir.join(&file)).map_err(|e| {
+                format!(
+                    "cannot copy {} to OUT_DIR: {e}",
+                    built.join(&file).display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the guest workspace at `dir` in release for the wasm target, as
+/// its lockfile pins it, into `target_dir` (shared by every workspace).
+fn build_workspace(dir: &Path, target_dir: &Path) -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut command = Command::new(&cargo);
     command
-        .current_dir(&guests)
+        // From the workspace, so that its `.cargo/config.toml` applies.
+        .current_dir(dir)
         .args([
             "build",
             "--release",
+            "--locked",
             "--target",
             WASM_TARGET,
             "--manifest-path",
         ])
-        .arg(guests.join("Cargo.toml"))
+        .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         // Whatever the nested cargo prints belongs on stderr: stdout is where
         // cargo reads this script's `cargo:` instructions.
         .stdout(Stdio::from(std::io::stderr()));
@@ -117,19 +148,8 @@ fn run() -> Result<(), String> {
         // The nested cargo has already printed its errors to stderr.
         return Err(format!(
             "building the guest contracts in {} failed ({status}); see the errors above",
-            guests.display()
+            dir.display()
         ));
-    }
-
-    let built = target_dir.join(WASM_TARGET).join("release");
-    for name in GUESTS {
-        let file = format!("{name}.wasm");
-        fs::copy(built.join(&file), out_dir.join(&file)).map_err(|e| {
-            format!(
-                "cannot copy {} to OUT_DIR: {e}",
-                built.join(&file).display()
-            )
-        })?;
     }
     Ok(())
 }

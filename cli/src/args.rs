@@ -21,8 +21,41 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Stream a generated state into the built-in digest contract and explain what happened.
     Demo(DemoArgs),
+    /// Call an entry point of a freenet contract (freenet-stdlib 0.12) with files as arguments.
+    Freenet(FreenetArgs),
     /// List the built-in contracts (usable as `builtin:NAME` for MODULE).
     Fixtures,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FreenetArgs {
+    /// The entry point: validate, update, summarize or delta.
+    pub(crate) entry: String,
+    /// The contract: a .wasm file, or `builtin:freenet_log`.
+    pub(crate) module: String,
+    /// The contract's parameters, as they are (default: empty).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) params: Option<PathBuf>,
+    /// The contract's state, as it is.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: PathBuf,
+    /// validate: the serialized RelatedContracts (default: none).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) related: Option<PathBuf>,
+    /// update: the serialized Vec<UpdateData>.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) updates: Option<PathBuf>,
+    /// delta: the serialized summary the other peer holds.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) summary: Option<PathBuf>,
+    /// Refuse contracts built before the streaming ABI instead of serving them one-shot.
+    #[arg(long)]
+    pub(crate) refuse_legacy: bool,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

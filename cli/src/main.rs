@@ -1,8 +1,11 @@
-//! `refill`: run a streaming contract on state files, on any compiled engine.
+//! `refill`: run a streaming contract or a freenet contract on state files,
+//! on any compiled engine.
 
 mod args;
 mod demo;
+mod freenet;
 mod inputs;
+mod progress;
 mod report;
 mod run;
 
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
             run::run(run, &order)
         }
         Command::Demo(demo) => demo::demo(demo),
+        Command::Freenet(args) => freenet::freenet(args),
         Command::Fixtures => {
             run::list_fixtures();
             Ok(())

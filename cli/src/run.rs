@@ -9,6 +9,7 @@ use refill::{
 
 use crate::args::{EngineArgs, RunArgs};
 use crate::inputs::{ArgumentOrder, Input, chunk_size, ordered};
+use crate::progress;
 use crate::report::RunReport;
 
 const BUILTIN_PREFIX: &str = "builtin:";
@@ -45,9 +46,12 @@ pub(crate) fn execute(
     let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
     let module = engine.compile(wasm)?;
     let mut instance = module.instantiate(&config)?;
+    let (sources, bar) = progress::track(sources);
     let started = Instant::now();
-    let result = instance.call_with_streams(export, sources)?;
+    let result = instance.call_with_streams(export, sources);
     let elapsed_s = started.elapsed().as_secs_f64();
+    progress::clear(bar);
+    let result = result?;
     let stats = DynInstance::stats(&instance);
     Ok(RunReport {
         engine: engine.name(),
@@ -60,13 +64,28 @@ pub(crate) fn execute(
     })
 }
 
+/// The built-in freenet contracts, for `refill freenet builtin:NAME`.
+pub(crate) const FREENET_BUILTINS: &[(&str, &[u8], &str)] = &[(
+    "freenet_log",
+    refill_fixtures::FREENET_LOG,
+    "a freenet-stdlib 0.12 contract: an append-only log (summary: [len][digest])",
+)];
+
 /// Reads a module from a file, or takes a built-in one (`builtin:NAME`).
 pub(crate) fn load_module(spec: &str) -> Result<Vec<u8>> {
     if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
+        let contract = FREENET_BUILTINS.iter().find(|(n, ..)| *n == name);
+        if let Some((_, wasm, _)) = contract {
+            return Ok(wasm.to_vec());
+        }
         return refill_fixtures::by_name(name)
             .map(|fixture| fixture.wasm.to_vec())
             .ok_or_else(|| {
-                let names: Vec<&str> = refill_fixtures::ALL.iter().map(|f| f.name).collect();
+                let names: Vec<&str> = refill_fixtures::ALL
+                    .iter()
+                    .map(|f| f.name)
+                    .chain(FREENET_BUILTINS.iter().map(|(n, ..)| *n))
+                    .collect();
                 Error::new(
                     ErrorKind::InvalidModule,
                     format!(
@@ -92,5 +111,9 @@ pub(crate) fn list_fixtures() {
             "  {:<14} --export {:<14} {} argument(s): {}",
             f.name, f.export, f.args, f.doc
         );
+    }
+    println!("built-in freenet contracts (refill freenet ENTRY builtin:NAME):");
+    for (name, _, doc) in FREENET_BUILTINS {
+        println!("  {name:<14} {doc}");
     }
 }

@@ -282,3 +282,154 @@ fn limits_stop_hostile_work_with_one_line_errors() {
     ]);
     assert_one_line_error(&out, "payload too large");
 }
+
+/// `[len: u64 LE][digest: u64 LE]`: the freenet_log contract's summary.
+fn log_summary(state: &[u8]) -> Vec<u8> {
+    let mut v = (state.len() as u64).to_le_bytes().to_vec();
+    v.extend(refill_testkit::digest(state).to_le_bytes());
+    v
+}
+
+#[test]
+fn freenet_summarize_gives_the_same_payload_on_every_engine() {
+    let state = refill_testkit::generated(4, 64 << 20);
+    let path = temp_file("freenet-state", &state);
+    // Ok(StateSummary(summary)) in bincode: tag 0, length 16, the summary.
+    let mut expected = vec![0u8; 4];
+    expected.extend(16u64.to_le_bytes());
+    expected.extend(log_summary(&state));
+    let expected = hex::encode(expected);
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "freenet",
+            "summarize",
+            "builtin:freenet_log",
+            "--state",
+            path.to_str().unwrap_or_default(),
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(json_field(&json, "engine"), engine);
+        assert_eq!(json_field(&json, "entry"), "summarize");
+        assert_eq!(json_field(&json, "kind"), "summarize_state");
+        assert_eq!(json_field(&json, "payload_hex"), expected, "{engine}");
+        assert_eq!(json_field(&json, "fills"), "1024", "{engine}");
+        assert_eq!(
+            json_field(&json, "bytes_streamed"),
+            (64u64 << 20).to_string()
+        );
+        let peak: u64 = json_field(&json, "peak_memory_bytes").parse().unwrap_or(0);
+        assert!(peak > 0, "{engine}: {json}");
+        // Nothing is drawn when stderr is not a terminal.
+        assert!(out.stderr.is_empty(), "{engine}: {}", stderr(&out));
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn freenet_update_and_delta_take_their_files() {
+    let state = refill_testkit::generated(5, 1000);
+    let state_path = temp_file("freenet-upd-state", &state);
+    let summary_path = temp_file("freenet-upd-summary", &log_summary(&state[..400]));
+    let out = refill(&[
+        "freenet",
+        "delta",
+        "builtin:freenet_log",
+        "--state",
+        state_path.to_str().unwrap_or_default(),
+        "--summary",
+        summary_path.to_str().unwrap_or_default(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = String::from_utf8_lossy(&out.stdout);
+    // Ok(StateDelta([0][the last 600 bytes])).
+    let mut expected = vec![0u8; 4];
+    expected.extend(601u64.to_le_bytes());
+    expected.push(0);
+    expected.extend_from_slice(&state[400..]);
+    assert_eq!(json_field(&json, "payload_hex"), hex::encode(expected));
+    assert_eq!(json_field(&json, "kind"), "state_delta");
+    for path in [state_path, summary_path] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn freenet_errors_are_one_line() {
+    let state = temp_file("freenet-err-state", b"some state");
+    let bad_params = temp_file("freenet-err-params", b"abc");
+    let state_arg = state.to_str().unwrap_or_default();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["summarize", "builtin:digest", "--state", state_arg],
+            "no export `summarize_state`",
+        ),
+        (
+            vec![
+                "validate",
+                "builtin:freenet_log",
+                "--state",
+                state_arg,
+                "--params",
+                bad_params.to_str().unwrap_or_default(),
+            ],
+            "contract error",
+        ),
+        (
+            vec!["delta", "builtin:freenet_log", "--state", state_arg],
+            "needs --summary",
+        ),
+        (
+            vec![
+                "summarize",
+                "builtin:freenet_log",
+                "--state",
+                state_arg,
+                "--related",
+                state_arg,
+            ],
+            "takes no --related",
+        ),
+        (
+            vec!["merge", "builtin:freenet_log", "--state", state_arg],
+            "unknown entry point `merge`",
+        ),
+        (
+            vec![
+                "summarize",
+                "builtin:freenet_log",
+                "--state",
+                "no/such/state",
+            ],
+            "no/such/state",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["freenet"];
+        all.extend(args);
+        assert_one_line_error(&refill(&all), needle);
+    }
+    let legacy = wat_file(
+        "freenet-legacy.wasm",
+        r#"(module (memory (export "memory") 1)
+             (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0))"#,
+    );
+    assert_one_line_error(
+        &refill(&[
+            "freenet",
+            "summarize",
+            legacy.to_str().unwrap_or_default(),
+            "--state",
+            state_arg,
+            "--refuse-legacy",
+        ]),
+        "built before the streaming ABI",
+    );
+    for path in [state, bad_params, legacy] {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -7,6 +7,7 @@
 //! import.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -95,6 +96,9 @@ pub trait Module: Send + Sync {
     /// and `__frnt__initiate_buffer` exports, and calls `__frnt_set_id` when
     /// the module exports it.
     fn instantiate(&self, config: &InstanceConfig) -> Result<Self::Instance>;
+
+    /// Every import of the module as `(module, name)`, in the module's order.
+    fn imports(&self) -> Vec<(String, String)>;
 }
 
 /// One instance of a guest with its own memory and streams.
@@ -107,6 +111,12 @@ pub trait Instance: Send {
     /// Calls an export whose parameters and result are all `i64`. Every open
     /// stream is released when it returns or traps.
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
+
+    /// Allocates a buffer as large as the whole payload of `source` and
+    /// writes all of it there at once, with no header and no refills: the
+    /// one-shot protocol of contracts built before the streaming ABI (see
+    /// [`HostStreams::place_whole`]). Returns the descriptor address.
+    fn place_whole(&mut self, source: BoxedSource) -> Result<i64>;
 
     /// Releases every open stream without calling the guest.
     fn close_streams(&mut self);
@@ -189,6 +199,14 @@ pub mod bindings {
         Ok(descriptor)
     }
 
+    /// See [`Instance::place_whole`].
+    pub fn place_whole(b: &mut impl Bindings, source: BoxedSource) -> Result<i64> {
+        let capacity = b.streams().whole_capacity_for(&*source)?;
+        let descriptor = b.initiate_buffer(capacity)?;
+        b.with_memory(|memory, streams| streams.place_whole(memory, descriptor, source))?;
+        Ok(descriptor)
+    }
+
     /// See [`Instance::call`].
     pub fn call(b: &mut impl Bindings, export: &str, args: &[i64]) -> Result<i64> {
         let result = if export == FILL_BUFFER {
@@ -218,6 +236,9 @@ impl<B: Bindings + Send> Instance for B {
     }
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         bindings::call(self, export, args)
+    }
+    fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
+        bindings::place_whole(self, source)
     }
     fn close_streams(&mut self) {
         self.streams_mut().release_all();

@@ -59,6 +59,16 @@ pub enum ErrorKind {
     /// A stream's bytes did not arrive intact: a result computed over them
     /// differs from the host's (reported by tools such as the CLI's demo).
     StreamCorrupted,
+    /// A contract's result record or payload is malformed: an unknown kind,
+    /// a kind that does not match the entry point called, or a payload that
+    /// is not a serialized result.
+    InvalidResult,
+    /// The contract ran and returned its own error (freenet's
+    /// `ContractError`); the message is the contract's.
+    ContractError,
+    /// A contract built before the streaming ABI, refused by the host's
+    /// policy.
+    LegacyContract,
     /// An engine name that is unknown or not compiled in.
     UnknownEngine,
     /// Any other failure reported by an engine.
@@ -92,6 +102,9 @@ impl ErrorKind {
             Self::Trap => "guest trapped",
             Self::ResultOutOfBounds => "result out of bounds",
             Self::StreamCorrupted => "stream corrupted",
+            Self::InvalidResult => "invalid result",
+            Self::ContractError => "contract error",
+            Self::LegacyContract => "legacy contract refused",
             Self::UnknownEngine => "unknown engine",
             Self::Engine => "engine error",
         }
@@ -165,6 +178,14 @@ impl Error {
     /// The guest trapped for a reason of its own (not a refill check).
     pub fn trap(message: impl fmt::Display) -> Self {
         Self::new(ErrorKind::Trap, alloc::format!("{message}"))
+    }
+
+    /// The same error with `what` put in front of its message
+    /// (`"what: message"`): where it happened, for the reader.
+    #[must_use]
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = alloc::format!("{what}: {}", self.message);
+        self
     }
 
     /// What went wrong.

@@ -225,19 +225,27 @@ impl HostStreams {
         self.streams.len()
     }
 
+    /// Checks a payload length against the instance's limit; the length as
+    /// a `u32` (the limit is never above `u32::MAX`).
+    fn check_payload_len(&self, total: u64) -> Result<u32> {
+        u32::try_from(total)
+            .ok()
+            .filter(|_| total <= self.max_payload_bytes)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!(
+                        "payload of {total} bytes exceeds the limit of {} bytes",
+                        self.max_payload_bytes
+                    ),
+                )
+            })
+    }
+
     /// Checks a source's declared length and the open-stream limit, and
     /// returns the capacity to request from `__frnt__initiate_buffer`.
     pub fn capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
-        let total = source.total_len();
-        if total > self.max_payload_bytes {
-            return Err(Error::new(
-                ErrorKind::PayloadTooLarge,
-                format!(
-                    "payload of {total} bytes exceeds the limit of {} bytes",
-                    self.max_payload_bytes
-                ),
-            ));
-        }
+        let total = self.check_payload_len(source.total_len())?;
         if self.streams.len() >= self.max_open_streams {
             return Err(Error::new(
                 ErrorKind::TooManyStreams,
@@ -247,9 +255,55 @@ impl HostStreams {
                 ),
             ));
         }
-        // max_payload_bytes <= u32::MAX (see `new`), so this cannot saturate.
-        let total = u32::try_from(total).unwrap_or(u32::MAX);
         Ok(crate::abi::requested_capacity(total, self.chunk_size))
+    }
+
+    /// Checks a source's declared length for [`HostStreams::place_whole`]
+    /// and returns the capacity to request: the whole payload.
+    pub fn whole_capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
+        self.check_payload_len(source.total_len())
+    }
+
+    /// Writes the whole payload of `source`, with no header, into the buffer
+    /// whose descriptor the guest returned at `descriptor_addr`, and sets the
+    /// cursors to `0` and the payload's length: the one-shot protocol of
+    /// contracts built before the streaming ABI (and the whole-copy
+    /// baseline of the benchmarks). The data area must hold the whole
+    /// payload. No stream is kept, so a refill of this buffer is an
+    /// [`ErrorKind::UnknownBuffer`]. The payload is copied in chunk-sized
+    /// pieces straight from the source, so the host never holds more than one
+    /// chunk of it.
+    pub fn place_whole(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        mut source: BoxedSource,
+    ) -> Result<()> {
+        let total = self.whole_capacity_for(&*source)?;
+        let buffer = CheckedBuffer::locate(memory, descriptor_addr, total)?;
+        if buffer.data.len() < total {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!(
+                    "data area of {} bytes cannot hold the whole payload of {total} bytes",
+                    buffer.data.len()
+                ),
+            ));
+        }
+        let mut at = buffer.data.start();
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(self.chunk_size);
+            memory.write_with(at, n, |dst| source.read_exact_into(dst))?;
+            at += n;
+            left -= n;
+        }
+        source.finish()?;
+        memory.write_u32(buffer.read_cursor, 0)?;
+        memory.write_u32(buffer.write_cursor, total)?;
+        self.stats.streams += 1;
+        self.stats.bytes_streamed += u64::from(total);
+        Ok(())
     }
 
     /// Primes the buffer whose descriptor the guest returned at
@@ -437,6 +491,43 @@ mod tests {
             assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 0);
             assert_eq!(host.stats().bytes_streamed, len as u64);
         }
+    }
+
+    #[test]
+    fn place_whole_writes_the_payload_without_header_and_keeps_no_stream() {
+        for len in [0usize, 1, 15, 16, 17, 100] {
+            let mut host = host(16);
+            let data = payload(len);
+            let source = BytesSource::new(data.clone());
+            let cap = host.whole_capacity_for(&source).unwrap();
+            assert_eq!(cap as usize, len);
+            let mut m = guest_with_buffer(cap);
+            host.place_whole(&mut m, DESC.into(), Box::new(source))
+                .unwrap();
+            assert_eq!(
+                &m.0[DATA as usize..DATA as usize + len],
+                &data[..],
+                "len {len}"
+            );
+            assert_eq!(m.read_u32(READ_CELL).unwrap(), 0);
+            assert_eq!(m.read_u32(WRITE_CELL).unwrap() as usize, len);
+            assert_eq!(host.open_streams(), 0);
+            assert_eq!(host.stats().bytes_streamed, len as u64);
+            let e = host.fill(&mut m, ID, DESC.into()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UnknownBuffer);
+        }
+    }
+
+    #[test]
+    fn place_whole_refuses_a_data_area_smaller_than_the_payload() {
+        let mut host = host(16);
+        let mut m = guest_with_buffer(10);
+        let before = m.clone();
+        let e = host
+            .place_whole(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 11])))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
+        assert_eq!(m, before);
     }
 
     #[test]

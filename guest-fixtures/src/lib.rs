@@ -90,6 +90,13 @@ pub const SKIP: Fixture = Fixture {
     doc: "the argument's length in bytes, its chunks taken with next_chunk() and ignored",
 };
 
+/// `freenet_log`: a real freenet contract, built against freenet-stdlib 0.12
+/// from crates.io with features `contract` and `freenet-main-contract`, as a
+/// contract author builds one. Its state is an append-only log; it exports
+/// the four entry points `validate_state`, `update_state`, `summarize_state`
+/// and `get_state_delta` (their semantics are in `freenet/src/lib.rs`).
+pub const FREENET_LOG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freenet_log.wasm"));
+
 /// Every fixture.
 pub const ALL: &[Fixture] = &[DIGEST, DIGEST_RECORD, COLLECT, ODD_READS, INTERLEAVE, SKIP];
 
@@ -169,6 +176,27 @@ mod tests {
                     f.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_freenet_contract_has_the_shape_freenet_stdlib_gives_it() {
+        let mut import = wasm_name("freenet_contract_io");
+        import.extend(wasm_name("__frnt__fill_buffer"));
+        assert!(contains(FREENET_LOG, &import));
+        for export in [
+            "validate_state",
+            "update_state",
+            "summarize_state",
+            "get_state_delta",
+            "__frnt__initiate_buffer",
+            "__frnt_set_id",
+            "memory",
+        ] {
+            assert!(
+                contains(FREENET_LOG, &wasm_name(export)),
+                "no export {export}"
+            );
         }
     }
 

@@ -31,6 +31,8 @@ pub trait DynEngine {
 pub trait DynModule {
     /// Instantiates the module (see [`Module::instantiate`]).
     fn instantiate(&self, config: &InstanceConfig) -> Result<AnyInstance>;
+    /// See [`Module::imports`].
+    fn imports(&self) -> Vec<(String, String)>;
 }
 
 /// An instance of an engine chosen at run time: [`Instance`] without generics.
@@ -40,6 +42,8 @@ pub trait DynInstance {
     fn open_stream(&mut self, source: BoxedSource) -> Result<i64>;
     /// See [`Instance::call`].
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
+    /// See [`Instance::place_whole`].
+    fn place_whole(&mut self, source: BoxedSource) -> Result<i64>;
     /// See [`Instance::close_streams`].
     fn close_streams(&mut self);
     /// See [`Instance::read_memory`].
@@ -66,15 +70,30 @@ where
     }
 }
 
-impl<M> DynModule for M
-where
-    M: Module,
-    M::Instance: Into<AnyInstance>,
-{
-    fn instantiate(&self, config: &InstanceConfig) -> Result<AnyInstance> {
-        Module::instantiate(self, config).map(Into::into)
-    }
+/// Each engine's module type forwards to its [`Module`] impl. (A blanket
+/// impl would collide with [`AnyModule`]'s own `Module` impl.)
+macro_rules! dyn_module_via_module {
+    ($($(#[$cfg:meta])* $ty:ty),* $(,)?) => {$(
+        $(#[$cfg])*
+        impl DynModule for $ty {
+            fn instantiate(&self, config: &InstanceConfig) -> Result<AnyInstance> {
+                Module::instantiate(self, config).map(Into::into)
+            }
+            fn imports(&self) -> Vec<(String, String)> {
+                Module::imports(self)
+            }
+        }
+    )*};
 }
+
+dyn_module_via_module!(
+    #[cfg(feature = "wasmi")]
+    WasmiModule,
+    #[cfg(feature = "wasmtime")]
+    WasmtimeModule,
+    #[cfg(feature = "wasmer")]
+    WasmerModule,
+);
 
 /// Each engine's instance type forwards to its [`Instance`] impl. (A blanket
 /// impl would collide with [`AnyInstance`]'s own `Instance` impl.)
@@ -87,6 +106,9 @@ macro_rules! dyn_instance_via_instance {
             }
             fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
                 Instance::call(self, export, args)
+            }
+            fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
+                Instance::place_whole(self, source)
             }
             fn close_streams(&mut self) {
                 Instance::close_streams(self);
@@ -219,12 +241,29 @@ impl Default for AnyEngine {
     }
 }
 
+/// So that code generic over [`Module`] (a freenet `Contract`, say) takes a
+/// module of an engine chosen at run time too.
+impl Module for AnyModule {
+    type Instance = AnyInstance;
+
+    fn instantiate(&self, config: &InstanceConfig) -> Result<AnyInstance> {
+        DynModule::instantiate(self, config)
+    }
+
+    fn imports(&self) -> Vec<(String, String)> {
+        DynModule::imports(self)
+    }
+}
+
 impl Instance for AnyInstance {
     fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
         DynInstance::open_stream(self, source)
     }
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         DynInstance::call(self, export, args)
+    }
+    fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
+        DynInstance::place_whole(self, source)
     }
     fn close_streams(&mut self) {
         DynInstance::close_streams(self);

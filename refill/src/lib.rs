@@ -17,6 +17,8 @@ pub use refill_core::{
     InstanceConfig, Limits, Module, ReaderSource, Result, StreamSource, StreamStats, abi,
 };
 
+/// Hosting freenet contracts: the four entry points and their result record.
+pub use refill_freenet as freenet;
 #[cfg(feature = "wasmer")]
 pub use refill_wasmer as wasmer;
 #[cfg(feature = "wasmi")]

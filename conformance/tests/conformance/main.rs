@@ -17,6 +17,7 @@ mod arguments;
 mod cross_engine;
 mod differential;
 mod errors;
+mod freenet;
 mod hostile;
 mod isolation;
 mod limits;

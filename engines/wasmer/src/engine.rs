@@ -131,6 +131,13 @@ pub struct WasmerModule {
 impl Module for WasmerModule {
     type Instance = WasmerInstance;
 
+    fn imports(&self) -> Vec<(String, String)> {
+        self.module
+            .imports()
+            .map(|i| (i.module().to_owned(), i.name().to_owned()))
+            .collect()
+    }
+
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmerInstance> {
         check_module(self.layout.as_ref(), &config.limits)?;
         config.limits.fuel_per_call(self.metered)?;

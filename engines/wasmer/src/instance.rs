@@ -278,6 +278,10 @@ impl Instance for WasmerInstance {
         self.run(move |local| bindings::call(local, &export, &args))?
     }
 
+    fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
+        self.run(move |local| bindings::place_whole(local, source))?
+    }
+
     fn close_streams(&mut self) {
         // Only fails when the worker is gone, and its streams with it.
         let _ = self.run(|local| local.streams_mut().release_all());

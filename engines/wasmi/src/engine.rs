@@ -110,6 +110,13 @@ pub struct WasmiModule {
 impl Module for WasmiModule {
     type Instance = WasmiInstance;
 
+    fn imports(&self) -> Vec<(String, String)> {
+        self.module
+            .imports()
+            .map(|i| (i.module().to_owned(), i.name().to_owned()))
+            .collect()
+    }
+
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmiInstance> {
         let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
         let streams = HostStreams::new(config)?;

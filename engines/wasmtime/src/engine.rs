@@ -88,6 +88,13 @@ pub struct WasmtimeModule {
 impl Module for WasmtimeModule {
     type Instance = WasmtimeInstance;
 
+    fn imports(&self) -> Vec<(String, String)> {
+        self.module
+            .imports()
+            .map(|i| (i.module().to_owned(), i.name().to_owned()))
+            .collect()
+    }
+
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
         let streams = HostStreams::new(config)?;
         let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
