@@ -23,8 +23,38 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Call an entry point of a freenet contract (freenet-stdlib 0.12) with files as arguments.
     Freenet(FreenetArgs),
+    /// Measure streaming against whole copy, a native loop and minimal bindings; print a table.
+    Bench(BenchArgs),
     /// List the built-in contracts (usable as `builtin:NAME` for MODULE).
     Fixtures,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Payload sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1MiB,64MiB,1GiB", value_parser = parse_size)]
+    pub(crate) sizes: Vec<u64>,
+    /// Chunk sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "4KiB,16KiB,64KiB,256KiB,1MiB", value_parser = parse_size)]
+    pub(crate) chunks: Vec<u64>,
+    /// Engines, comma-separated (default: every compiled engine).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) engines: Option<Vec<EngineKind>>,
+    /// Repetitions per case (default: 20 at 1 MiB down to 1 at 256 MiB and more); the median counts.
+    #[arg(long)]
+    pub(crate) reps: Option<usize>,
+    /// Size of the file streamed through a ReaderSource to measure host RSS (0: skip).
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub(crate) file_size: u64,
+    /// Write an SVG chart of GiB/s against chunk size to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chart: Option<PathBuf>,
+    /// 1 MiB and 64 MiB in 64 KiB chunks only, a 64 MiB file: a minute instead of many.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

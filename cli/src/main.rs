@@ -2,6 +2,7 @@
 //! on any compiled engine.
 
 mod args;
+mod bench;
 mod demo;
 mod freenet;
 mod inputs;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         }
         Command::Demo(demo) => demo::demo(demo),
         Command::Freenet(args) => freenet::freenet(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Fixtures => {
             run::list_fixtures();
             Ok(())

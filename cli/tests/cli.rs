@@ -433,3 +433,44 @@ fn freenet_errors_are_one_line() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+#[test]
+fn bench_reports_every_workload_and_the_targets() {
+    let out = refill(&[
+        "bench",
+        "--sizes",
+        "1MiB",
+        "--chunks",
+        "64KiB",
+        "--reps",
+        "1",
+        "--file-size",
+        "1MiB",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = String::from_utf8_lossy(&out.stdout);
+    for workload in [
+        "skip",
+        "digest",
+        "collect",
+        "whole-copy",
+        "minimal",
+        "native",
+    ] {
+        assert!(
+            json.contains(&format!("\"workload\":\"{workload}\"")),
+            "{workload} missing: {json}"
+        );
+    }
+    for target in [
+        "wasmtime digest / native loop",
+        "refill digest / minimal binding",
+        "streaming digest / whole copy",
+        "wasmi skip / wasmtime skip",
+        "two instances on two threads",
+        "host RSS growth streaming the file",
+    ] {
+        assert!(json.contains(target), "{target} missing: {json}");
+    }
+}

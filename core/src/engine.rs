@@ -112,6 +112,10 @@ pub trait Instance: Send {
     /// stream is released when it returns or traps.
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
 
+    /// [`Instance::open_stream`] with a chunk size for this stream alone
+    /// (checked against the limits), instead of the instance's.
+    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64>;
+
     /// Allocates a buffer as large as the whole payload of `source` and
     /// writes all of it there at once, with no header and no refills: the
     /// one-shot protocol of contracts built before the streaming ABI (see
@@ -193,9 +197,21 @@ pub mod bindings {
 
     /// See [`Instance::open_stream`].
     pub fn open_stream(b: &mut impl Bindings, source: BoxedSource) -> Result<i64> {
-        let capacity = b.streams().capacity_for(&*source)?;
+        let chunk_size = b.streams().chunk_size();
+        open_stream_with_chunk(b, source, chunk_size)
+    }
+
+    /// See [`Instance::open_stream_with_chunk`].
+    pub fn open_stream_with_chunk(
+        b: &mut impl Bindings,
+        source: BoxedSource,
+        chunk_size: u32,
+    ) -> Result<i64> {
+        let capacity = b.streams().capacity_with_chunk(&*source, chunk_size)?;
         let descriptor = b.initiate_buffer(capacity)?;
-        b.with_memory(|memory, streams| streams.prime(memory, descriptor, source))?;
+        b.with_memory(|memory, streams| {
+            streams.prime_with_chunk(memory, descriptor, source, chunk_size)
+        })?;
         Ok(descriptor)
     }
 
@@ -236,6 +252,9 @@ impl<B: Bindings + Send> Instance for B {
     }
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         bindings::call(self, export, args)
+    }
+    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64> {
+        bindings::open_stream_with_chunk(self, source, chunk_size)
     }
     fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
         bindings::place_whole(self, source)

@@ -135,6 +135,8 @@ struct OpenStream {
     descriptor: i64,
     source: BoxedSource,
     remaining: u64,
+    /// This stream's chunk size: the most written per refill.
+    chunk_size: u32,
 }
 
 impl OpenStream {
@@ -160,6 +162,7 @@ impl OpenStream {
 pub struct HostStreams {
     instance_id: i64,
     chunk_size: u32,
+    max_chunk_size: u32,
     max_payload_bytes: u64,
     max_open_streams: usize,
     streams: Vec<OpenStream>,
@@ -198,6 +201,7 @@ impl HostStreams {
         Ok(Self {
             instance_id: config.instance_id,
             chunk_size: check_chunk_size(config.chunk_size, limits.max_chunk_size)?,
+            max_chunk_size: limits.max_chunk_size,
             max_payload_bytes: limits.max_payload_bytes.min(MAX_PAYLOAD_LEN),
             max_open_streams: limits.max_open_streams,
             streams: Vec::new(),
@@ -210,7 +214,7 @@ impl HostStreams {
         self.instance_id
     }
 
-    /// The chunk size in bytes.
+    /// The instance's default chunk size in bytes.
     pub fn chunk_size(&self) -> u32 {
         self.chunk_size
     }
@@ -243,8 +247,16 @@ impl HostStreams {
     }
 
     /// Checks a source's declared length and the open-stream limit, and
-    /// returns the capacity to request from `__frnt__initiate_buffer`.
+    /// returns the capacity to request from `__frnt__initiate_buffer` for a
+    /// stream of the instance's chunk size.
     pub fn capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
+        self.capacity_with_chunk(source, self.chunk_size)
+    }
+
+    /// [`HostStreams::capacity_for`] for a stream of its own chunk size,
+    /// which is checked against the accepted range and the limit first.
+    pub fn capacity_with_chunk(&self, source: &dyn StreamSource, chunk_size: u32) -> Result<u32> {
+        let chunk_size = check_chunk_size(chunk_size, self.max_chunk_size)?;
         let total = self.check_payload_len(source.total_len())?;
         if self.streams.len() >= self.max_open_streams {
             return Err(Error::new(
@@ -255,7 +267,7 @@ impl HostStreams {
                 ),
             ));
         }
-        Ok(crate::abi::requested_capacity(total, self.chunk_size))
+        Ok(crate::abi::requested_capacity(total, chunk_size))
     }
 
     /// Checks a source's declared length for [`HostStreams::place_whole`]
@@ -315,9 +327,21 @@ impl HostStreams {
         descriptor_addr: i64,
         source: BoxedSource,
     ) -> Result<()> {
-        self.capacity_for(&*source)?;
+        self.prime_with_chunk(memory, descriptor_addr, source, self.chunk_size)
+    }
+
+    /// [`HostStreams::prime`] for a stream of its own chunk size: the most
+    /// this stream's priming and refills write, whatever the instance's.
+    pub fn prime_with_chunk(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        source: BoxedSource,
+        chunk_size: u32,
+    ) -> Result<()> {
+        self.capacity_with_chunk(&*source, chunk_size)?;
         let total = source.total_len();
-        let buffer = CheckedBuffer::locate(memory, descriptor_addr, self.chunk_size)?;
+        let buffer = CheckedBuffer::locate(memory, descriptor_addr, chunk_size)?;
         if self.streams.iter().any(|s| s.descriptor == descriptor_addr) {
             return Err(Error::new(
                 ErrorKind::BufferOverlap,
@@ -338,6 +362,7 @@ impl HostStreams {
             descriptor: descriptor_addr,
             source,
             remaining: total,
+            chunk_size,
         };
         let header_at = buffer.data.start();
         memory.write(header_at, &(total as u32).to_le_bytes())?;
@@ -368,7 +393,6 @@ impl HostStreams {
                 ),
             ));
         }
-        let chunk_size = self.chunk_size;
         let stream = self
             .streams
             .iter_mut()
@@ -383,7 +407,7 @@ impl HostStreams {
         if stream.remaining == 0 {
             return Ok(0);
         }
-        let buffer = CheckedBuffer::locate(memory, buf_ptr, chunk_size)?;
+        let buffer = CheckedBuffer::locate(memory, buf_ptr, stream.chunk_size)?;
         if buffer.data.is_empty() {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
@@ -528,6 +552,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
         assert_eq!(m, before);
+    }
+
+    #[test]
+    fn a_stream_keeps_its_own_chunk_size() {
+        let mut host = host(64);
+        let data = payload(100);
+        let source = BytesSource::new(data.clone());
+        assert_eq!(host.capacity_with_chunk(&source, 16).unwrap(), 16);
+        let e = host.capacity_with_chunk(&source, 4).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidChunkSize);
+        // The guest offers 64 bytes; the stream writes at most 16 at a time.
+        let mut m = guest_with_buffer(64);
+        host.prime_with_chunk(&mut m, DESC.into(), Box::new(source), 16)
+            .unwrap();
+        assert_eq!(m.read_u32(WRITE_CELL).unwrap(), 16);
+        let (got, fills) = drain(&mut host, &mut m);
+        assert_eq!(got, data);
+        assert_eq!(fills, (100 - 12usize).div_ceil(16) as u32);
     }
 
     #[test]

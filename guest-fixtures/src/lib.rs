@@ -90,6 +90,17 @@ pub const SKIP: Fixture = Fixture {
     doc: "the argument's length in bytes, its chunks taken with next_chunk() and ignored",
 };
 
+/// `digest_whole(arg)`: the digest of an argument placed whole, one-shot
+/// (`Instance::place_whole`: no header, no refills), the whole-copy baseline
+/// of the benchmarks. Not in [`ALL`]: it is not a streaming guest.
+pub const DIGEST_WHOLE: Fixture = Fixture {
+    name: "digest_whole",
+    wasm: DIGEST_WASM,
+    export: "digest_whole",
+    args: 1,
+    doc: "refill_testkit::digest of an argument the host placed whole (one-shot), digested in place",
+};
+
 /// `freenet_log`: a real freenet contract, built against freenet-stdlib 0.12
 /// from crates.io with features `contract` and `freenet-main-contract`, as a
 /// contract author builds one. Its state is an append-only log; it exports

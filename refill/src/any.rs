@@ -42,6 +42,8 @@ pub trait DynInstance {
     fn open_stream(&mut self, source: BoxedSource) -> Result<i64>;
     /// See [`Instance::call`].
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
+    /// See [`Instance::open_stream_with_chunk`].
+    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64>;
     /// See [`Instance::place_whole`].
     fn place_whole(&mut self, source: BoxedSource) -> Result<i64>;
     /// See [`Instance::close_streams`].
@@ -106,6 +108,9 @@ macro_rules! dyn_instance_via_instance {
             }
             fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
                 Instance::call(self, export, args)
+            }
+            fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64> {
+                Instance::open_stream_with_chunk(self, source, chunk_size)
             }
             fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
                 Instance::place_whole(self, source)
@@ -261,6 +266,9 @@ impl Instance for AnyInstance {
     }
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         DynInstance::call(self, export, args)
+    }
+    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64> {
+        DynInstance::open_stream_with_chunk(self, source, chunk_size)
     }
     fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
         DynInstance::place_whole(self, source)

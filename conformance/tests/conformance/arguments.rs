@@ -1,6 +1,6 @@
 //! Several streamed arguments in one call, and several calls on one instance.
 
-use refill::{EngineKind, Instance, Result};
+use refill::{EngineKind, ErrorKind, Instance, Result};
 use refill_conformance::{expected_fills, generated, generated_digest, instantiate};
 use refill_testkit::combine3;
 use rstest::rstest;
@@ -32,6 +32,44 @@ fn three_interleaved_arguments(
     let fills: u64 = lens.iter().map(|&len| expected_fills(len, chunk)).sum();
     assert_eq!(instance.stats().fills, fills);
     assert_eq!(instance.stats().streams, 3);
+    Ok(())
+}
+
+/// Each stream can have a chunk size of its own: three arguments of one
+/// call in 4 KiB, 64 KiB and 256 KiB chunks give the same result, each with
+/// the refills its own chunk size implies; a chunk size outside the limits
+/// is refused before anything is allocated.
+#[apply(engines)]
+fn streams_of_one_call_can_have_their_own_chunk_sizes(#[case] engine: EngineKind) -> Result<()> {
+    let fixture = &refill_fixtures::INTERLEAVE;
+    let mut instance = instantiate(engine, fixture.wasm, 64 << 10)?;
+    let lens = [300_000u64, 200_001, 1 << 20];
+    let chunks = [4u32 << 10, 64 << 10, 256 << 10];
+    let mut args = Vec::new();
+    for (k, (&len, &chunk)) in lens.iter().zip(&chunks).enumerate() {
+        args.push(instance.open_stream_with_chunk(generated(k as u64, len), chunk)?);
+    }
+    let result = instance.call(fixture.export, &args)?;
+    let want = combine3(
+        generated_digest(0, lens[0]),
+        generated_digest(1, lens[1]),
+        generated_digest(2, lens[2]),
+    );
+    assert_eq!(result as u64, want, "{engine}");
+    let fills: u64 = lens
+        .iter()
+        .zip(&chunks)
+        .map(|(&len, &chunk)| expected_fills(len, chunk))
+        .sum();
+    assert_eq!(instance.stats().fills, fills, "{engine}");
+    let memory = instance.memory_size();
+    let refused = instance.open_stream_with_chunk(generated(0, 10), 4);
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().kind(),
+        ErrorKind::InvalidChunkSize,
+        "{engine}"
+    );
+    assert_eq!(instance.memory_size(), memory);
     Ok(())
 }
 

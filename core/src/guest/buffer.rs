@@ -59,6 +59,35 @@ pub unsafe fn free_buffer(descriptor: i64) {
     unsafe { alloc::alloc::dealloc(descriptor as usize as *mut u8, layout(capacity)) };
 }
 
+/// The payload the host placed whole in the buffer at `descriptor` with the
+/// one-shot protocol (`Instance::place_whole`: no header, `last_write`
+/// bytes from `start`), or `None` if `last_write` exceeds the capacity.
+///
+/// # Safety
+///
+/// `descriptor` must come from [`allocate_buffer`] and not have been freed;
+/// the slice must not be used after the buffer is freed or written again.
+pub unsafe fn one_shot_bytes<'a>(descriptor: i64) -> Option<&'a [u8]> {
+    // SAFETY: the caller guarantees a live descriptor of ours.
+    let d = unsafe { read_descriptor(descriptor) };
+    let mut cell = [0u8; CURSOR_LEN as usize];
+    // SAFETY: the write cursor cell is 4 bytes inside the same allocation.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            d.last_write as usize as *const u8,
+            cell.as_mut_ptr(),
+            cell.len(),
+        );
+    }
+    let len = u32::from_le_bytes(cell);
+    if len > d.capacity {
+        return None;
+    }
+    // SAFETY: `len <= capacity`, so the bytes lie inside the data area of
+    // the live allocation; the caller keeps it alive and unwritten.
+    Some(unsafe { core::slice::from_raw_parts(d.start as usize as *const u8, len as usize) })
+}
+
 /// Reads the descriptor at `descriptor`.
 ///
 /// # Safety

@@ -14,7 +14,7 @@ mod reader;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-pub use buffer::{allocate_buffer, free_buffer};
+pub use buffer::{allocate_buffer, free_buffer, one_shot_bytes};
 pub use reader::{Refill, StreamError, StreamReader};
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{HostRefill, instance_id};

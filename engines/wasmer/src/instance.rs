@@ -278,6 +278,10 @@ impl Instance for WasmerInstance {
         self.run(move |local| bindings::call(local, &export, &args))?
     }
 
+    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64> {
+        self.run(move |local| bindings::open_stream_with_chunk(local, source, chunk_size))?
+    }
+
     fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
         self.run(move |local| bindings::place_whole(local, source))?
     }

@@ -1,11 +1,12 @@
 //! Contract `digest`: streams one argument through the zero-copy
 //! `next_chunk()` API and returns its `refill_testkit::Digest64`
 //! (`digest`), or the address of a `[digest: u64 LE][len: u64 LE]` record
-//! (`digest_record`).
+//! (`digest_record`). `digest_whole` digests an argument the host placed
+//! whole, one-shot: the whole-copy baseline of the benchmarks.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use refill_core::guest::{StreamError, StreamReader};
+use refill_core::guest::{StreamError, StreamReader, free_buffer, one_shot_bytes};
 use refill_testkit::Digest64;
 
 /// The record `digest_record` returns the address of. `AtomicU64` has the
@@ -50,4 +51,20 @@ pub extern "C" fn digest_record(arg: i64) -> i64 {
     RECORD[0].store(digest, Ordering::Relaxed);
     RECORD[1].store(len, Ordering::Relaxed);
     RECORD.as_ptr().addr() as i64
+}
+
+/// `digest_whole(arg) -> Digest64` of an argument the host wrote whole into
+/// its buffer (`Instance::place_whole`, no header, no refills); the buffer
+/// is freed afterwards, so repeated calls reuse the memory.
+// SAFETY: this contract's own export name; nothing else defines it.
+#[unsafe(no_mangle)]
+pub extern "C" fn digest_whole(arg: i64) -> i64 {
+    // SAFETY: `arg` is the descriptor of a buffer `__frnt__initiate_buffer`
+    // allocated and the host filled whole; nothing else uses it.
+    let bytes = unsafe { one_shot_bytes(arg) }
+        .unwrap_or_else(|| panic!("the write cursor exceeds the buffer's capacity"));
+    let digest = refill_testkit::digest(bytes);
+    // SAFETY: the buffer is ours, and `bytes` is not used past this point.
+    unsafe { free_buffer(arg) };
+    digest as i64
 }

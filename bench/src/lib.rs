@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod chart;
+pub mod minimal;
+pub mod native;
+pub mod rss;
+pub mod workload;
+
+pub use workload::{FileRun, Measurement, Workload, median, payload, rounds, run};

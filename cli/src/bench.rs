@@ -1,0 +1,523 @@
+//! `refill bench`: the benchmark matrix, its ratios and the targets.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use bytesize::ByteSize;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use refill::{EngineKind, Error, ErrorKind, Result};
+use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
+
+use crate::args::BenchArgs;
+
+/// The payload and chunk the targets are stated at.
+const TARGET_LEN: u64 = 64 << 20;
+const TARGET_CHUNK: u32 = 64 << 10;
+
+pub(crate) fn bench(args: BenchArgs) -> Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this refill is a debug build, so its figures say little; \
+             run `cargo run --release -p refill-cli -- bench`"
+        );
+    }
+    let (sizes, chunks) = if args.quick {
+        (vec![1 << 20, TARGET_LEN], vec![u64::from(TARGET_CHUNK)])
+    } else {
+        (args.sizes.clone(), args.chunks.clone())
+    };
+    let chunks = chunks
+        .iter()
+        .map(|&c| crate::inputs::chunk_size(c, &refill::Limits::default()))
+        .collect::<Result<Vec<u32>>>()?;
+    let engines: Vec<EngineKind> = match &args.engines {
+        Some(list) => list.clone(),
+        None => EngineKind::compiled().collect(),
+    };
+    let workloads: Vec<Workload> = Workload::ALL.to_vec();
+    let cases = sizes.len() * chunks.len() * (workloads.len() - 1) * engines.len()
+        + sizes.len() * chunks.len();
+    let bar = progress(cases as u64);
+
+    let mut rows: Vec<Measurement> = Vec::new();
+    for &size in &sizes {
+        let data = payload(size);
+        let reps = args.reps.unwrap_or_else(|| default_reps(size));
+        for &chunk in &chunks {
+            for &w in &workloads {
+                let on: Vec<Option<EngineKind>> = if w.needs_engine() {
+                    engines.iter().copied().map(Some).collect()
+                } else {
+                    vec![None]
+                };
+                for engine in on {
+                    bar.set_message(format!(
+                        "{} {w} {} in {}",
+                        engine.map_or("host", |e| e.name()),
+                        size_text(size),
+                        size_text(u64::from(chunk))
+                    ));
+                    rows.push(run(engine, w, &data, chunk, reps)?);
+                    bar.inc(1);
+                }
+            }
+        }
+    }
+    bar.set_message("target ratios, round by round");
+    let rounds = args.reps.unwrap_or(if args.quick { 9 } else { 15 });
+    let paired = Paired::measure(&engines, rounds)?;
+    bar.set_message("two threads");
+    let scaling = {
+        let data = payload(TARGET_LEN);
+        engines
+            .iter()
+            .map(|&e| Ok((e, workload::two_threads(e, &data, TARGET_CHUNK, rounds)?)))
+            .collect::<Result<Vec<_>>>()?
+    };
+    bar.set_message("a file through a ReaderSource");
+    let file_len = if args.quick {
+        TARGET_LEN
+    } else {
+        args.file_size
+    };
+    let file_rss = if file_len > 0 {
+        Some(file_rss(file_len, &engines)?)
+    } else {
+        None
+    };
+    bar.finish_and_clear();
+
+    let report = Report {
+        rows,
+        paired,
+        scaling,
+        file_rss: file_rss.unwrap_or_default(),
+    };
+    let out = &mut std::io::stdout().lock();
+    let written = if args.json {
+        report.write_json(out)
+    } else {
+        write_table(out, &report.rows).and_then(|()| report.write_targets(out))
+    };
+    written.map_err(|e| Error::new(ErrorKind::Engine, "cannot write the report").with_source(e))?;
+    if let Some(path) = &args.chart {
+        let len = if sizes.contains(&TARGET_LEN) {
+            TARGET_LEN
+        } else {
+            sizes.iter().copied().max().unwrap_or(TARGET_LEN)
+        };
+        chart::write_svg(path, len, &report.rows).map_err(|e| Error::new(ErrorKind::Engine, e))?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Enough repetitions for a stable median: 20 at 1 MiB, 16 at 64 MiB, 3
+/// at 1 GiB.
+fn default_reps(size: u64) -> usize {
+    ((1u64 << 30) / size.max(1)).clamp(3, 20) as usize
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let target = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) = ProgressStyle::with_template("{pos}/{len} [{bar:30}] {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn size_text(bytes: u64) -> String {
+    ByteSize::b(bytes).display().iec_short().to_string()
+}
+
+/// The row of `workload` on `engine` at the same size and chunk as `m`.
+fn peer<'a>(
+    rows: &'a [Measurement],
+    m: &Measurement,
+    engine: Option<EngineKind>,
+    workload: Workload,
+) -> Option<&'a Measurement> {
+    rows.iter().find(|r| {
+        r.engine == engine
+            && r.workload == workload
+            && r.payload_bytes == m.payload_bytes
+            && r.chunk == m.chunk
+    })
+}
+
+fn ratio(m: &Measurement, of: Option<&Measurement>) -> Option<f64> {
+    of.filter(|o| o.gib_per_s > 0.0)
+        .map(|o| m.gib_per_s / o.gib_per_s)
+}
+
+fn cell(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
+}
+
+fn write_table(out: &mut impl std::io::Write, rows: &[Measurement]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "| engine | workload | payload | chunk | GiB/s | × native | × whole copy | × minimal | fills | guest memory | host RSS growth |"
+    )?;
+    writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for m in rows {
+        let native = ratio(m, peer(rows, m, None, Workload::Native));
+        let whole = ratio(m, peer(rows, m, m.engine, Workload::WholeCopy));
+        let minimal = match m.workload {
+            Workload::Digest => ratio(m, peer(rows, m, m.engine, Workload::Minimal)),
+            Workload::Skip => ratio(m, peer(rows, m, m.engine, Workload::MinimalSkip)),
+            _ => None,
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
+            m.engine.map_or("host", |e| e.name()),
+            m.workload,
+            size_text(m.payload_bytes),
+            size_text(u64::from(m.chunk)),
+            m.gib_per_s,
+            cell(native),
+            cell(whole),
+            cell(minimal),
+            m.fills,
+            if m.peak_memory_bytes > 0 {
+                size_text(m.peak_memory_bytes)
+            } else {
+                "-".to_owned()
+            },
+            m.rss_growth_bytes.map_or_else(|| "-".to_owned(), size_text),
+        )?;
+    }
+    Ok(())
+}
+
+/// The row of `workload` on `engine` at the targets' size and chunk.
+fn at_target(
+    rows: &[Measurement],
+    engine: Option<EngineKind>,
+    workload: Workload,
+) -> Option<&Measurement> {
+    rows.iter().find(|r| {
+        r.engine == engine
+            && r.workload == workload
+            && r.payload_bytes == TARGET_LEN
+            && r.chunk == TARGET_CHUNK
+    })
+}
+
+/// The cases the throughput targets compare, run round by round at the
+/// targets' size and chunk (see [`refill_bench::rounds`]).
+struct Paired {
+    cases: Vec<(Option<EngineKind>, Workload)>,
+    seconds: Vec<Vec<f64>>,
+    rounds: usize,
+}
+
+impl Paired {
+    fn measure(engines: &[EngineKind], rounds: usize) -> Result<Self> {
+        let mut cases = vec![(None, Workload::Native)];
+        for &e in engines {
+            for w in [
+                Workload::Digest,
+                Workload::Minimal,
+                Workload::Skip,
+                Workload::MinimalSkip,
+            ] {
+                cases.push((Some(e), w));
+            }
+            if e != EngineKind::Wasmi {
+                cases.push((Some(e), Workload::WholeCopy));
+            }
+        }
+        let data = payload(TARGET_LEN);
+        let seconds = refill_bench::rounds(&cases, &data, TARGET_CHUNK, rounds)?;
+        Ok(Self {
+            cases,
+            seconds,
+            rounds,
+        })
+    }
+
+    /// How many times faster `a` ran than `b`: the median over rounds.
+    fn ratio(
+        &self,
+        a: (Option<EngineKind>, Workload),
+        b: (Option<EngineKind>, Workload),
+    ) -> Option<f64> {
+        let times = |case| {
+            self.cases
+                .iter()
+                .position(|c| *c == case)
+                .map(|i| &self.seconds[i])
+        };
+        let (ta, tb) = (times(a)?, times(b)?);
+        Some(refill_bench::median(
+            ta.iter().zip(tb).map(|(a, b)| b / a).collect(),
+        ))
+    }
+}
+
+/// One target: what, the measured value, the bound, and whether it holds.
+struct Target {
+    what: String,
+    value: f64,
+    bound: String,
+    holds: bool,
+}
+
+/// Everything one `refill bench` measured.
+struct Report {
+    rows: Vec<Measurement>,
+    paired: Paired,
+    /// Per engine: one instance alone, two on two threads, in GiB/s.
+    scaling: Vec<(EngineKind, (f64, f64))>,
+    file_rss: Vec<FileRun>,
+}
+
+impl Report {
+    fn targets(&self) -> Vec<Target> {
+        let (rows, paired, scaling, file_rss) =
+            (&self.rows[..], &self.paired, &self.scaling, &self.file_rss);
+        let mut t = Vec::new();
+        let both = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+        let faster = |a, b| paired.ratio(a, b);
+        if let Some(v) = faster(
+            (Some(EngineKind::Wasmtime), Workload::Digest),
+            (None, Workload::Native),
+        ) {
+            t.push(Target {
+                what: "wasmtime digest / native loop".into(),
+                value: v,
+                bound: "≥ 0.90".into(),
+                holds: v >= 0.9,
+            });
+        }
+        for e in EngineKind::compiled() {
+            for (guest, ours, theirs) in [
+                ("digest", Workload::Digest, Workload::Minimal),
+                ("skip", Workload::Skip, Workload::MinimalSkip),
+            ] {
+                if let Some(v) = faster((Some(e), ours), (Some(e), theirs)) {
+                    t.push(Target {
+                        what: format!("{e} refill {guest} / minimal binding"),
+                        value: v,
+                        bound: "≥ 0.95".into(),
+                        holds: v >= 0.95,
+                    });
+                }
+            }
+        }
+        for e in [EngineKind::Wasmtime, EngineKind::Wasmer] {
+            if let Some(v) = faster((Some(e), Workload::Digest), (Some(e), Workload::WholeCopy)) {
+                t.push(Target {
+                    what: format!("{e} streaming digest / whole copy"),
+                    value: v,
+                    bound: "≥ 3.00".into(),
+                    holds: v >= 3.0,
+                });
+            }
+            let memory = |w| at_target(rows, Some(e), w).map(|m| m.peak_memory_bytes as f64);
+            if let Some(v) = both(memory(Workload::Digest), memory(Workload::WholeCopy)) {
+                t.push(Target {
+                    what: format!("{e} streaming / whole-copy guest memory"),
+                    value: v,
+                    bound: "≤ 0.01".into(),
+                    holds: v <= 0.01,
+                });
+            }
+        }
+        if let Some(v) = faster(
+            (Some(EngineKind::Wasmi), Workload::Skip),
+            (Some(EngineKind::Wasmtime), Workload::Skip),
+        ) {
+            t.push(Target {
+                what: "wasmi skip / wasmtime skip".into(),
+                value: v,
+                bound: "≥ 0.80".into(),
+                holds: v >= 0.8,
+            });
+        }
+        // Guest memory from the smallest to the largest payload, and
+        // throughput from the targets' payload to the largest (small payloads
+        // pay a fixed cost per call, see docs/benchmarks.md).
+        let sizes: Vec<u64> = {
+            let mut v: Vec<u64> = rows.iter().map(|m| m.payload_bytes).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let digest_at = |e, len| {
+            rows.iter().find(|m| {
+                m.engine == Some(e)
+                    && m.workload == Workload::Digest
+                    && m.payload_bytes == len
+                    && m.chunk == TARGET_CHUNK
+            })
+        };
+        if let (Some(&lo), Some(&hi)) = (sizes.first(), sizes.last()) {
+            for e in EngineKind::compiled() {
+                if let Some((a, b)) = digest_at(e, lo).zip(digest_at(e, hi)).filter(|_| lo < hi) {
+                    t.push(Target {
+                        what: format!(
+                            "{e} digest guest memory, {} / {}",
+                            size_text(hi),
+                            size_text(lo)
+                        ),
+                        value: b.peak_memory_bytes as f64 / a.peak_memory_bytes.max(1) as f64,
+                        bound: "= 1.00".into(),
+                        holds: a.peak_memory_bytes == b.peak_memory_bytes,
+                    });
+                }
+                if let Some((a, b)) = digest_at(e, TARGET_LEN)
+                    .zip(digest_at(e, hi))
+                    .filter(|_| TARGET_LEN < hi)
+                {
+                    let v = b.gib_per_s / a.gib_per_s;
+                    t.push(Target {
+                        what: format!(
+                            "{e} digest throughput, {} / {}",
+                            size_text(hi),
+                            size_text(TARGET_LEN)
+                        ),
+                        value: v,
+                        bound: "0.80 – 1.25 (flat)".into(),
+                        holds: (0.8..=1.25).contains(&v),
+                    });
+                }
+            }
+        }
+        for (e, (one, two)) in scaling {
+            t.push(Target {
+                what: format!("{e} two instances on two threads / one"),
+                value: two / one,
+                bound: "≈ 2".into(),
+                holds: two / one >= 1.6,
+            });
+        }
+        for run in file_rss {
+            if let Some(growth) = run.rss_growth_bytes {
+                t.push(Target {
+                    what: format!("{} host RSS growth streaming the file (MiB)", run.engine),
+                    value: growth as f64 / f64::from(1u32 << 20),
+                    bound: "≤ 8".into(),
+                    holds: growth <= 8 << 20,
+                });
+            }
+        }
+        t
+    }
+
+    fn write_targets(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let (paired, scaling, file_rss) = (&self.paired, &self.scaling, &self.file_rss);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Targets ({} payload in {} chunks unless named; throughput ratios are medians \
+         of {} rounds in which every case ran once, back to back):",
+            size_text(TARGET_LEN),
+            size_text(u64::from(TARGET_CHUNK)),
+            paired.rounds
+        )?;
+        writeln!(out)?;
+        writeln!(out, "| target | measured | bound | |")?;
+        writeln!(out, "|---|---:|---|---|")?;
+        for t in self.targets() {
+            writeln!(
+                out,
+                "| {} | {:.3} | {} | {} |",
+                t.what,
+                t.value,
+                t.bound,
+                if t.holds { "met" } else { "MISSED" }
+            )?;
+        }
+        for (e, (one, two)) in scaling {
+            writeln!(
+                out,
+                "\n{e}: one instance {one:.2} GiB/s, two on two threads {two:.2} GiB/s in all"
+            )?;
+        }
+        for run in file_rss {
+            writeln!(
+                out,
+                "{}: file streamed at {:.2} GiB/s, host peak RSS grew {}, guest memory {}",
+                run.engine,
+                run.gib_per_s,
+                run.rss_growth_bytes
+                    .map_or_else(|| "(not measured)".to_owned(), size_text),
+                size_text(run.peak_memory_bytes)
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let measurements: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "engine": m.engine.map(|e| e.name()),
+                    "workload": m.workload.name(),
+                    "payload_bytes": m.payload_bytes,
+                    "chunk": m.chunk,
+                    "seconds": m.seconds,
+                    "gib_per_s": m.gib_per_s,
+                    "fills": m.fills,
+                    "peak_memory_bytes": m.peak_memory_bytes,
+                    "rss_growth_bytes": m.rss_growth_bytes,
+                })
+            })
+            .collect();
+        let targets: Vec<serde_json::Value> = self
+            .targets()
+            .into_iter()
+            .map(|t| serde_json::json!({ "target": t.what, "value": t.value, "met": t.holds }))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "measurements": measurements, "targets": targets })
+        )
+    }
+}
+
+/// Writes a generated file of `len` bytes to the temp dir, streams it into
+/// the digest guest on each engine, and removes it.
+fn file_rss(len: u64, engines: &[EngineKind]) -> Result<Vec<FileRun>> {
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("refill-bench-{}.state", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(buf.len() as u64) as usize;
+            refill_testkit::fill_generated(9, at, &mut buf[..n]);
+            file.write_all(&buf[..n])?;
+            at += n as u64;
+        }
+        file.flush()
+    })();
+    written.map_err(|e| {
+        Error::new(
+            ErrorKind::SourceFailed,
+            format!("cannot write {}", path.display()),
+        )
+        .with_source(e)
+    })?;
+    let measured = engines
+        .iter()
+        .map(|&e| workload::file_into_digest(e, &path, TARGET_CHUNK))
+        .collect();
+    let _ = std::fs::remove_file(&path);
+    measured
+}
