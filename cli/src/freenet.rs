@@ -83,10 +83,7 @@ pub(crate) fn freenet(args: FreenetArgs) -> Result<()> {
         elapsed_s,
     };
     if args.json {
-        let json = serde_json::to_string(&report).map_err(|e| {
-            Error::new(ErrorKind::Engine, "cannot encode the report").with_source(e)
-        })?;
-        println!("{json}");
+        crate::report::print_json(&report)?;
     } else {
         println!("{}: {}", result.kind, describe(result.value()));
         let shown = &result.payload[..result.payload.len().min(SHOWN_PAYLOAD)];

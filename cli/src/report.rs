@@ -31,3 +31,12 @@ impl RunReport {
         }
     }
 }
+
+/// Prints `report` as one line of JSON on stdout.
+pub(crate) fn print_json(report: &impl Serialize) -> refill::Result<()> {
+    let json = serde_json::to_string(report).map_err(|e| {
+        refill::Error::new(refill::ErrorKind::Engine, "cannot encode the report").with_source(e)
+    })?;
+    println!("{json}");
+    Ok(())
+}

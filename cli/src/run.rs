@@ -19,10 +19,7 @@ pub(crate) fn run(args: RunArgs, order: &ArgumentOrder) -> Result<()> {
     let wasm = load_module(&args.module)?;
     let report = execute(&args.engine, &wasm, &args.export, &inputs)?;
     if args.json {
-        let json = serde_json::to_string(&report).map_err(|e| {
-            Error::new(ErrorKind::Engine, "cannot encode the report").with_source(e)
-        })?;
-        println!("{json}");
+        crate::report::print_json(&report)?;
     } else {
         println!("{}", report.result);
     }
