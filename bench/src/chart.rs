@@ -19,7 +19,7 @@ pub fn write_svg(path: &Path, payload_bytes: u64, rows: &[Measurement]) -> Resul
         series
             .entry(name)
             .or_default()
-            .push((f64::from(m.chunk).log2(), m.gib_per_s));
+            .push((f64::from(m.chunk).log2(), m.gib_per_s()));
     }
     if series.is_empty() {
         return Err(format!("no measurement of {payload_bytes} bytes to chart"));

@@ -87,8 +87,6 @@ pub struct Measurement {
     /// Median wall time of one run, priming and refills included
     /// (instantiation excluded).
     pub seconds: f64,
-    /// `payload_bytes / seconds` in GiB/s.
-    pub gib_per_s: f64,
     /// Refills served in one run.
     pub fills: u64,
     /// Guest linear memory after the run, in bytes (0 where not known).
@@ -96,6 +94,13 @@ pub struct Measurement {
     /// The largest growth of the host's peak RSS over one run, in bytes
     /// (Linux only), guest memories of JIT engines included.
     pub rss_growth_bytes: Option<u64>,
+}
+
+impl Measurement {
+    /// `payload_bytes / seconds` in GiB/s.
+    pub fn gib_per_s(&self) -> f64 {
+        gib_per_s(self.payload_bytes, self.seconds)
+    }
 }
 
 /// A deterministic payload of `len` bytes, generated once and shared.
@@ -148,7 +153,6 @@ pub fn run(
         payload_bytes: payload.len() as u64,
         chunk,
         seconds,
-        gib_per_s: gib_per_s(payload.len() as u64, seconds),
         fills: median.fills,
         peak_memory_bytes: median.memory,
         rss_growth_bytes: rss_growth,

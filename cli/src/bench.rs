@@ -151,8 +151,8 @@ fn peer<'a>(
 }
 
 fn ratio(m: &Measurement, of: Option<&Measurement>) -> Option<f64> {
-    of.filter(|o| o.gib_per_s > 0.0)
-        .map(|o| m.gib_per_s / o.gib_per_s)
+    of.filter(|o| o.gib_per_s() > 0.0)
+        .map(|o| m.gib_per_s() / o.gib_per_s())
 }
 
 fn cell(value: Option<f64>) -> String {
@@ -183,7 +183,7 @@ fn write_table(out: &mut impl std::io::Write, rows: &[Measurement]) -> std::io::
             m.workload,
             size_text(m.payload_bytes),
             size_text(u64::from(m.chunk)),
-            m.gib_per_s,
+            m.gib_per_s(),
             cell(native),
             cell(whole),
             cell(minimal),
@@ -380,7 +380,7 @@ impl Report {
                     .zip(digest_at(e, hi))
                     .filter(|_| TARGET_LEN < hi)
                 {
-                    let v = b.gib_per_s / a.gib_per_s;
+                    let v = b.gib_per_s() / a.gib_per_s();
                     t.push(Target {
                         what: format!(
                             "{e} digest throughput, {} / {}",
@@ -470,7 +470,7 @@ impl Report {
                     "payload_bytes": m.payload_bytes,
                     "chunk": m.chunk,
                     "seconds": m.seconds,
-                    "gib_per_s": m.gib_per_s,
+                    "gib_per_s": m.gib_per_s(),
                     "fills": m.fills,
                     "peak_memory_bytes": m.peak_memory_bytes,
                     "rss_growth_bytes": m.rss_growth_bytes,

@@ -33,17 +33,20 @@ pub(crate) fn demo(args: DemoArgs) -> Result<()> {
     );
     println!();
     println!("  chunk (guest buffer)   {}", size(args.engine.chunk));
-    println!("  refill calls           {}", streamed.fills);
-    println!("  bytes streamed         {}", streamed.bytes_streamed);
+    println!("  refill calls           {}", streamed.figures.fills);
+    println!(
+        "  bytes streamed         {}",
+        streamed.figures.bytes_streamed
+    );
     println!(
         "  guest memory           {} ({:.1}% of the state)",
-        size(streamed.peak_memory_bytes),
-        share(streamed.peak_memory_bytes)
+        size(streamed.figures.peak_memory_bytes),
+        share(streamed.figures.peak_memory_bytes)
     );
     println!(
         "  time                   {:.3} s ({:.2} GiB/s)",
-        streamed.elapsed_s,
-        streamed.gib_per_s()
+        streamed.figures.elapsed_s,
+        streamed.figures.gib_per_s()
     );
     let verdict = if streamed.result as u64 == expected {
         "matches the host's digest"
@@ -58,8 +61,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<()> {
     println!(
         "For contrast, the `{}` contract (freenet's read_to_end pattern) needed {} of guest memory ({:.0}% of the state) for the same bytes.",
         collect.name,
-        size(collected.peak_memory_bytes),
-        share(collected.peak_memory_bytes)
+        size(collected.figures.peak_memory_bytes),
+        share(collected.figures.peak_memory_bytes)
     );
     println!(
         "Streaming reads the whole state through one reused buffer, so guest memory stays O(chunk), not O(state)."

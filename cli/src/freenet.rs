@@ -1,19 +1,17 @@
 //! `refill freenet`: call one entry point of a freenet contract.
 
 use std::path::Path;
-use std::time::Instant;
 
 use refill::freenet::{Contract, Entry, LegacyPolicy, Validity, Value};
 use refill::{
-    AnyEngine, BoxedSource, BytesSource, DynEngine, EngineConfig, EngineKind, Error, ErrorKind,
-    Instance, InstanceConfig, IntoBoxedSource, ReaderSource, Result,
+    BoxedSource, BytesSource, DynEngine, Error, ErrorKind, IntoBoxedSource, ReaderSource, Result,
 };
 use serde::Serialize;
 
 use crate::args::FreenetArgs;
-use crate::inputs::chunk_size;
 use crate::progress;
-use crate::run::load_module;
+use crate::report::CallFigures;
+use crate::run::{engine_and_config, load_module};
 
 /// The serialized empty `RelatedContracts`: bincode's empty map, a `u64` 0.
 const NO_RELATED: [u8; 8] = [0; 8];
@@ -34,14 +32,9 @@ pub(crate) struct FreenetReport {
     pub(crate) protocol: &'static str,
     /// The serialized result payload, hex.
     pub(crate) payload_hex: String,
-    /// Refill calls served.
-    pub(crate) fills: u64,
-    /// Argument bytes written into guest memory.
-    pub(crate) bytes_streamed: u64,
-    /// Guest linear memory size after the call.
-    pub(crate) peak_memory_bytes: u64,
-    /// Wall time of the call, streaming included, in seconds.
-    pub(crate) elapsed_s: f64,
+    /// Its streaming figures.
+    #[serde(flatten)]
+    pub(crate) figures: CallFigures,
 }
 
 pub(crate) fn freenet(args: FreenetArgs) -> Result<()> {
@@ -49,12 +42,7 @@ pub(crate) fn freenet(args: FreenetArgs) -> Result<()> {
     let sources = arguments(entry, &args)?;
     let wasm = load_module(&args.module)?;
 
-    let limits = args.engine.limits.limits();
-    let kind = args.engine.engine.unwrap_or_else(EngineKind::default_kind);
-    let engine = AnyEngine::with_config(kind, &EngineConfig::for_limits(&limits))?;
-    let config = InstanceConfig::new()
-        .with_chunk_size(chunk_size(args.engine.chunk, &limits)?)
-        .with_limits(limits);
+    let (engine, config) = engine_and_config(&args.engine)?;
     let module = engine.compile(&wasm)?;
     let legacy = if args.refuse_legacy {
         LegacyPolicy::Refuse
@@ -63,24 +51,16 @@ pub(crate) fn freenet(args: FreenetArgs) -> Result<()> {
     };
     let mut contract = Contract::instantiate(&module, &config, legacy)?;
 
-    let (sources, bar) = progress::track(sources);
-    let started = Instant::now();
-    let result = contract.call(entry, sources);
-    let elapsed_s = started.elapsed().as_secs_f64();
-    progress::clear(bar);
+    let (result, elapsed_s) = progress::timed(sources, |sources| contract.call(entry, sources));
     let result = result?.into_ok()?;
 
-    let stats = contract.instance().stats();
     let report = FreenetReport {
         engine: engine.name(),
         entry: entry.name(),
         kind: result.kind.name(),
         protocol: contract.protocol().name(),
         payload_hex: hex::encode(&result.payload),
-        fills: stats.fills,
-        bytes_streamed: stats.bytes_streamed,
-        peak_memory_bytes: contract.instance().memory_size(),
-        elapsed_s,
+        figures: CallFigures::of(contract.instance(), elapsed_s),
     };
     if args.json {
         crate::report::print_json(&report)?;
@@ -97,10 +77,10 @@ pub(crate) fn freenet(args: FreenetArgs) -> Result<()> {
             "{} on {}: {} fills, {} bytes streamed, guest memory {} bytes, {:.3} s",
             report.protocol,
             report.engine,
-            report.fills,
-            report.bytes_streamed,
-            report.peak_memory_bytes,
-            report.elapsed_s
+            report.figures.fills,
+            report.figures.bytes_streamed,
+            report.figures.peak_memory_bytes,
+            report.figures.elapsed_s
         );
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! A progress bar on stderr for long streams, when stderr is a terminal.
 
 use std::io::IsTerminal;
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refill::{BoxedSource, IntoBoxedSource, Result, StreamSource};
@@ -14,10 +15,28 @@ pub(crate) fn wants_progress(stderr_is_terminal: bool, lengths: &[u64]) -> bool 
     stderr_is_terminal && lengths.iter().any(|&len| len >= PROGRESS_THRESHOLD)
 }
 
+/// Runs `call` with `sources` and times it, with a bar on stderr that
+/// follows the bytes they deliver into the guest if [`wants_progress`] says
+/// so (removed when the call is over, whatever its outcome). Returns the
+/// call's result and its wall time in seconds.
+pub(crate) fn timed<R>(
+    sources: Vec<BoxedSource>,
+    call: impl FnOnce(Vec<BoxedSource>) -> R,
+) -> (R, f64) {
+    let (sources, bar) = track(sources);
+    let started = Instant::now();
+    let result = call(sources);
+    let elapsed_s = started.elapsed().as_secs_f64();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    (result, elapsed_s)
+}
+
 /// Wraps `sources` so that a bar on stderr follows the bytes they deliver
 /// into the guest, if [`wants_progress`] says so; otherwise they are
 /// returned as they are and nothing is drawn.
-pub(crate) fn track(sources: Vec<BoxedSource>) -> (Vec<BoxedSource>, Option<ProgressBar>) {
+fn track(sources: Vec<BoxedSource>) -> (Vec<BoxedSource>, Option<ProgressBar>) {
     let lengths: Vec<u64> = sources.iter().map(|s| s.total_len()).collect();
     if !wants_progress(std::io::stderr().is_terminal(), &lengths) {
         return (sources, None);
@@ -25,13 +44,6 @@ pub(crate) fn track(sources: Vec<BoxedSource>) -> (Vec<BoxedSource>, Option<Prog
     let bar =
         ProgressBar::with_draw_target(Some(lengths.iter().sum()), ProgressDrawTarget::stderr());
     (counted(sources, &bar), Some(bar.with_style(style())))
-}
-
-/// Removes the bar, if any, once the call is over (whatever its outcome).
-pub(crate) fn clear(bar: Option<ProgressBar>) {
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
 }
 
 /// `sources`, each adding what it delivers to `bar`.

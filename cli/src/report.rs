@@ -1,16 +1,11 @@
-//! What `refill run` reports.
+//! What `refill run` and `refill freenet` report.
 
+use refill::Instance;
 use serde::Serialize;
 
-/// One call's outcome, printed by `refill run --json`.
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct RunReport {
-    /// The engine that ran the call.
-    pub(crate) engine: &'static str,
-    /// The export called.
-    pub(crate) export: String,
-    /// The export's return value.
-    pub(crate) result: i64,
+/// The streaming figures of one call, common to every report.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub(crate) struct CallFigures {
     /// Refill calls served.
     pub(crate) fills: u64,
     /// Payload bytes written into guest memory.
@@ -21,7 +16,18 @@ pub(crate) struct RunReport {
     pub(crate) elapsed_s: f64,
 }
 
-impl RunReport {
+impl CallFigures {
+    /// The figures of `instance` after a call that took `elapsed_s`.
+    pub(crate) fn of(instance: &impl Instance, elapsed_s: f64) -> Self {
+        let stats = instance.stats();
+        Self {
+            fills: stats.fills,
+            bytes_streamed: stats.bytes_streamed,
+            peak_memory_bytes: instance.memory_size(),
+            elapsed_s,
+        }
+    }
+
     /// Streaming throughput in GiB/s.
     pub(crate) fn gib_per_s(&self) -> f64 {
         if self.elapsed_s > 0.0 {
@@ -30,6 +36,20 @@ impl RunReport {
             0.0
         }
     }
+}
+
+/// One call's outcome, printed by `refill run --json`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RunReport {
+    /// The engine that ran the call.
+    pub(crate) engine: &'static str,
+    /// The export called.
+    pub(crate) export: String,
+    /// The export's return value.
+    pub(crate) result: i64,
+    /// Its streaming figures.
+    #[serde(flatten)]
+    pub(crate) figures: CallFigures,
 }
 
 /// Prints `report` as one line of JSON on stdout.

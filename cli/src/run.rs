@@ -1,16 +1,14 @@
 //! `refill run` and `refill fixtures`.
 
-use std::time::Instant;
-
 use refill::{
-    AnyEngine, DynEngine, DynInstance, DynModule, EngineConfig, EngineKind, Error, ErrorKind,
-    Instance, InstanceConfig, Result,
+    AnyEngine, DynEngine, DynModule, EngineConfig, EngineKind, Error, ErrorKind, Instance,
+    InstanceConfig, Result,
 };
 
 use crate::args::{EngineArgs, RunArgs};
 use crate::inputs::{ArgumentOrder, Input, chunk_size, ordered};
 use crate::progress;
-use crate::report::RunReport;
+use crate::report::{CallFigures, RunReport};
 
 const BUILTIN_PREFIX: &str = "builtin:";
 
@@ -33,32 +31,31 @@ pub(crate) fn execute(
     export: &str,
     inputs: &[Input],
 ) -> Result<RunReport> {
+    let (engine, config) = engine_and_config(choice)?;
+    // Open every input before compiling, so a missing file fails fast.
+    let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
+    let module = engine.compile(wasm)?;
+    let mut instance = module.instantiate(&config)?;
+    let (result, elapsed_s) = progress::timed(sources, |sources| {
+        instance.call_with_streams(export, sources)
+    });
+    Ok(RunReport {
+        engine: engine.name(),
+        export: export.to_owned(),
+        result: result?,
+        figures: CallFigures::of(&instance, elapsed_s),
+    })
+}
+
+/// The engine and the instance set-up the flags ask for.
+pub(crate) fn engine_and_config(choice: &EngineArgs) -> Result<(AnyEngine, InstanceConfig)> {
     let limits = choice.limits.limits();
     let kind = choice.engine.unwrap_or_else(EngineKind::default_kind);
     let engine = AnyEngine::with_config(kind, &EngineConfig::for_limits(&limits))?;
     let config = InstanceConfig::new()
         .with_chunk_size(chunk_size(choice.chunk, &limits)?)
         .with_limits(limits);
-    // Open every input before compiling, so a missing file fails fast.
-    let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
-    let module = engine.compile(wasm)?;
-    let mut instance = module.instantiate(&config)?;
-    let (sources, bar) = progress::track(sources);
-    let started = Instant::now();
-    let result = instance.call_with_streams(export, sources);
-    let elapsed_s = started.elapsed().as_secs_f64();
-    progress::clear(bar);
-    let result = result?;
-    let stats = DynInstance::stats(&instance);
-    Ok(RunReport {
-        engine: engine.name(),
-        export: export.to_owned(),
-        result,
-        fills: stats.fills,
-        bytes_streamed: stats.bytes_streamed,
-        peak_memory_bytes: DynInstance::memory_size(&instance),
-        elapsed_s,
-    })
+    Ok((engine, config))
 }
 
 /// The built-in freenet contracts, for `refill freenet builtin:NAME`.

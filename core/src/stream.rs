@@ -282,9 +282,10 @@ impl HostStreams {
     /// contracts built before the streaming ABI (and the whole-copy
     /// baseline of the benchmarks). The data area must hold the whole
     /// payload. No stream is kept, so a refill of this buffer is an
-    /// [`ErrorKind::UnknownBuffer`]. The payload is copied in chunk-sized
-    /// pieces straight from the source, so the host never holds more than one
-    /// chunk of it.
+    /// [`ErrorKind::UnknownBuffer`]. Each byte is copied once, straight from
+    /// the source into guest memory; the copy goes in chunk-sized pieces so
+    /// that a long payload's source is read (and its progress seen) as it
+    /// goes, not in one call.
     pub fn place_whole(
         &mut self,
         memory: &mut (impl GuestMemory + ?Sized),

@@ -70,22 +70,26 @@ pub unsafe fn free_buffer(descriptor: i64) {
 pub unsafe fn one_shot_bytes<'a>(descriptor: i64) -> Option<&'a [u8]> {
     // SAFETY: the caller guarantees a live descriptor of ours.
     let d = unsafe { read_descriptor(descriptor) };
-    let mut cell = [0u8; CURSOR_LEN as usize];
     // SAFETY: the write cursor cell is 4 bytes inside the same allocation.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            d.last_write as usize as *const u8,
-            cell.as_mut_ptr(),
-            cell.len(),
-        );
-    }
-    let len = u32::from_le_bytes(cell);
+    let len = unsafe { read_cell(d.last_write as usize as *const u8) };
     if len > d.capacity {
         return None;
     }
     // SAFETY: `len <= capacity`, so the bytes lie inside the data area of
     // the live allocation; the caller keeps it alive and unwritten.
     Some(unsafe { core::slice::from_raw_parts(d.start as usize as *const u8, len as usize) })
+}
+
+/// Reads a little-endian `u32` cursor cell.
+///
+/// # Safety
+///
+/// `cell` must point to 4 readable bytes.
+pub(super) unsafe fn read_cell(cell: *const u8) -> u32 {
+    let mut bytes = [0u8; CURSOR_LEN as usize];
+    // SAFETY: the caller guarantees 4 readable bytes.
+    unsafe { core::ptr::copy_nonoverlapping(cell, bytes.as_mut_ptr(), bytes.len()) };
+    u32::from_le_bytes(bytes)
 }
 
 /// Reads the descriptor at `descriptor`.

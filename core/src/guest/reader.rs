@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::buffer::{free_buffer, read_descriptor};
+use super::buffer::{free_buffer, read_cell, read_descriptor};
 use crate::abi::HEADER_LEN;
 
 /// Asks the host for the next chunk of a buffer: `__frnt__fill_buffer`.
@@ -266,18 +266,6 @@ impl<R: Refill> StreamReader<R> {
             core::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), self.read_cell, 4);
         }
     }
-}
-
-/// Reads a little-endian `u32` cursor cell.
-///
-/// # Safety
-///
-/// `cell` must point to 4 readable bytes.
-unsafe fn read_cell(cell: *const u8) -> u32 {
-    let mut bytes = [0u8; 4];
-    // SAFETY: the caller guarantees 4 readable bytes.
-    unsafe { core::ptr::copy_nonoverlapping(cell, bytes.as_mut_ptr(), 4) };
-    u32::from_le_bytes(bytes)
 }
 
 impl<R: Refill> Drop for StreamReader<R> {
