@@ -1,7 +1,8 @@
 //! Builds the guest workspaces for `wasm32-unknown-unknown` with a nested
 //! cargo each and copies every `.wasm` into `OUT_DIR`, where `src/lib.rs`
-//! includes it: `guests/` (refill's own guests) and `freenet/` (a contract
-//! built against freenet-stdlib from crates.io, with its own lockfile).
+//! includes it: `guests/` (refill's own guests) and `freenet/` (two contracts
+//! and a delegate built against freenet-stdlib from crates.io, with their own
+//! lockfile).
 
 use std::env;
 use std::ffi::OsString;
@@ -19,7 +20,10 @@ const WORKSPACES: &[(&str, &[&str])] = &[
         "guests",
         &["digest", "collect", "odd_reads", "interleave", "skip"],
     ),
-    ("freenet", &["freenet_log"]),
+    (
+        "freenet",
+        &["freenet_log", "freenet_stamp", "freenet_vault"],
+    ),
 ];
 
 /// Inherited variables to remove before running the nested cargo, because
@@ -83,9 +87,17 @@ fn run() -> Result<(), String> {
 
     for path in [
         "guests",
-        "freenet/src",
         "freenet/Cargo.toml",
         "freenet/Cargo.lock",
+        "freenet/.cargo",
+        "freenet/log/src",
+        "freenet/log/Cargo.toml",
+        "freenet/stamp/src",
+        "freenet/stamp/Cargo.toml",
+        "freenet/vault/src",
+        "freenet/vault/Cargo.toml",
+        "freenet/facts/src",
+        "freenet/facts/Cargo.toml",
         "../core/src",
         "../core/Cargo.toml",
         "../testkit/src",
@@ -110,17 +122,39 @@ fn run() -> Result<(), String> {
             })?;
         }
     }
-    Ok(())
+    write_stdlib_facts(&manifest_dir.join("freenet"), &target_dir, &out_dir)
+}
+
+/// Runs the `facts` program of the freenet workspace natively: it writes
+/// what freenet-stdlib says (its declared host imports, its serialization of
+/// sample values) as Rust source into `OUT_DIR`, for `src/lib.rs` to include.
+/// It is built in that workspace, away from refill's, because freenet-stdlib
+/// switches on features of shared dependencies that break wasmer's build.
+fn write_stdlib_facts(dir: &Path, target_dir: &Path, out_dir: &Path) -> Result<(), String> {
+    let facts = out_dir.join("freenet_stdlib_facts.rs");
+    let mut command = nested_cargo(dir);
+    command
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "refill-freenet-facts",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--")
+        .arg(&facts);
+    run_nested(command, dir)
 }
 
 /// Builds the guest workspace at `dir` in release for the wasm target, as
 /// its lockfile pins it, into `target_dir` (shared by every workspace).
 fn build_workspace(dir: &Path, target_dir: &Path) -> Result<(), String> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut command = Command::new(&cargo);
+    let mut command = nested_cargo(dir);
     command
-        // From the workspace, so that its `.cargo/config.toml` applies.
-        .current_dir(dir)
         .args([
             "build",
             "--release",
@@ -131,7 +165,18 @@ fn build_workspace(dir: &Path, target_dir: &Path) -> Result<(), String> {
         ])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(target_dir)
+        .arg(target_dir);
+    run_nested(command, dir)
+}
+
+/// A cargo command run from the workspace at `dir` (so that its
+/// `.cargo/config.toml` applies), without the outer build's variables, its
+/// output on stderr.
+fn nested_cargo(dir: &Path) -> Command {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(dir)
         // Whatever the nested cargo prints belongs on stderr: stdout is where
         // cargo reads this script's `cargo:` instructions.
         .stdout(Stdio::from(std::io::stderr()));
@@ -141,13 +186,17 @@ fn build_workspace(dir: &Path, target_dir: &Path) -> Result<(), String> {
             command.env_remove(key);
         }
     }
+    command
+}
+
+/// Runs `command`; a failure names the workspace (its own errors are above).
+fn run_nested(mut command: Command, dir: &Path) -> Result<(), String> {
     let status = command
         .status()
-        .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        // The nested cargo has already printed its errors to stderr.
         return Err(format!(
-            "building the guest contracts in {} failed ({status}); see the errors above",
+            "cargo in {} failed ({status}); see the errors above",
             dir.display()
         ));
     }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use refill::{
-    AnyEngine, AnyInstance, BoxedSource, BytesSource, DynEngine, DynModule, EngineKind, Error,
-    ErrorKind, Instance, InstanceConfig, IntoBoxedSource, Limits, ReaderSource, Result,
+    AnyEngine, AnyInstance, AnyLinkedModule, BoxedSource, BytesSource, Engine, EngineKind, Error,
+    ErrorKind, HostFunctions, Instance, InstanceConfig, InstanceExt, IntoBoxedSource, Limits,
+    LinkedModule, Module, ReaderSource, Result, StreamOptions,
 };
 use refill_fixtures::{COLLECT, DIGEST, DIGEST_WHOLE, SKIP};
 
@@ -26,7 +27,7 @@ pub enum Workload {
     /// `Vec`, then digested (freenet-stdlib's `read_to_end` pattern).
     Collect,
     /// The host writes the whole payload into guest memory at once
-    /// (`Instance::place_whole`) and the guest digests it in place.
+    /// (`StreamOptions::whole()`) and the guest digests it in place.
     WholeCopy,
     /// A minimal hand-written binding for the engine, digest guest.
     Minimal,
@@ -211,7 +212,7 @@ impl Case {
             Some(kind) => Some(Prepared::new(kind, workload)?),
             None if workload.needs_engine() => {
                 return Err(Error::new(
-                    ErrorKind::UnknownEngine,
+                    ErrorKind::Unsupported,
                     format!("{workload} needs an engine"),
                 ));
             }
@@ -245,10 +246,11 @@ impl Case {
             }
         };
         if rep.result != self.expected {
+            // A benchmark that measures a wrong result measures nothing.
             return Err(Error::new(
-                ErrorKind::StreamCorrupted,
+                ErrorKind::Engine,
                 format!(
-                    "{workload} on {:?} returned {} for {} bytes, expected {}",
+                    "stream corrupted: {workload} on {:?} returned {} for {} bytes, expected {}",
                     self.engine,
                     rep.result,
                     payload.len(),
@@ -260,6 +262,13 @@ impl Case {
     }
 }
 
+/// `wasm` compiled by `kind` and linked with refill's own import.
+fn linked(kind: EngineKind, wasm: &[u8]) -> Result<AnyLinkedModule> {
+    AnyEngine::new(kind)?
+        .compile(wasm)?
+        .link(&HostFunctions::new())
+}
+
 /// `bytes / seconds` in GiB/s (0 for no time).
 pub fn gib_per_s(bytes: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
@@ -269,10 +278,11 @@ pub fn gib_per_s(bytes: u64, seconds: f64) -> f64 {
     }
 }
 
-/// The module of a workload on one engine, compiled once for its reps.
+/// The module of a workload on one engine, compiled and linked once for
+/// its reps.
 enum Prepared {
     /// Through refill.
-    Refill(refill::AnyModule),
+    Refill(AnyLinkedModule),
     /// A minimal hand-written binding.
     Minimal(minimal::AnyBinding),
 }
@@ -287,7 +297,7 @@ impl Prepared {
             Workload::MinimalSkip => return Self::minimal(kind, &SKIP),
             _ => DIGEST.wasm,
         };
-        Ok(Self::Refill(AnyEngine::new(kind)?.compile(wasm)?))
+        Ok(Self::Refill(linked(kind, wasm)?))
     }
 
     fn minimal(kind: EngineKind, guest: &refill_fixtures::Fixture) -> Result<Self> {
@@ -329,7 +339,7 @@ impl Prepared {
         let started = Instant::now();
         let result = match workload {
             Workload::WholeCopy => {
-                let desc = instance.place_whole(source)?;
+                let desc = instance.open_stream(source, StreamOptions::whole())?;
                 instance.call(DIGEST_WHOLE.export, &[desc])?
             }
             Workload::Skip => instance.call_with_streams(SKIP.export, [source])?,
@@ -359,8 +369,8 @@ pub fn two_threads(
     chunk: u32,
     reps: usize,
 ) -> Result<(f64, f64)> {
-    let module = AnyEngine::new(engine)?.compile(DIGEST.wasm)?;
-    let one_run = |module: &refill::AnyModule| -> Result<Duration> {
+    let module = linked(engine, DIGEST.wasm)?;
+    let one_run = |module: &AnyLinkedModule| -> Result<Duration> {
         let mut instance = module.instantiate(&config(chunk))?;
         let source = BytesSource::new(payload.clone()).boxed();
         let started = Instant::now();

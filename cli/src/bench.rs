@@ -5,16 +5,17 @@ use std::path::PathBuf;
 
 use bytesize::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use refill::{EngineKind, Error, ErrorKind, Result};
+use refill::{EngineKind, Result};
 use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
 
 use crate::args::BenchArgs;
+use crate::error::{CliError, CliResult};
 
 /// The payload and chunk the targets are stated at.
 const TARGET_LEN: u64 = 64 << 20;
 const TARGET_CHUNK: u32 = 64 << 10;
 
-pub(crate) fn bench(args: BenchArgs) -> Result<()> {
+pub(crate) fn bench(args: BenchArgs) -> CliResult<()> {
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this refill is a debug build, so its figures say little; \
@@ -29,7 +30,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     let chunks = chunks
         .iter()
         .map(|&c| crate::inputs::chunk_size(c, &refill::Limits::default()))
-        .collect::<Result<Vec<u32>>>()?;
+        .collect::<CliResult<Vec<u32>>>()?;
     let engines: Vec<EngineKind> = match &args.engines {
         Some(list) => list.clone(),
         None => EngineKind::compiled().collect(),
@@ -99,14 +100,17 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     } else {
         write_table(out, &report.rows).and_then(|()| report.write_targets(out))
     };
-    written.map_err(|e| Error::new(ErrorKind::Engine, "cannot write the report").with_source(e))?;
+    written.map_err(|e| CliError::Io {
+        what: "cannot write the report".into(),
+        source: e,
+    })?;
     if let Some(path) = &args.chart {
         let len = if sizes.contains(&TARGET_LEN) {
             TARGET_LEN
         } else {
             sizes.iter().copied().max().unwrap_or(TARGET_LEN)
         };
-        chart::write_svg(path, len, &report.rows).map_err(|e| Error::new(ErrorKind::Engine, e))?;
+        chart::write_svg(path, len, &report.rows).map_err(CliError::Usage)?;
         eprintln!("chart written to {}", path.display());
     }
     Ok(())
@@ -492,7 +496,7 @@ impl Report {
 
 /// Writes a generated file of `len` bytes to the temp dir, streams it into
 /// the digest guest on each engine, and removes it.
-fn file_rss(len: u64, engines: &[EngineKind]) -> Result<Vec<FileRun>> {
+fn file_rss(len: u64, engines: &[EngineKind]) -> CliResult<Vec<FileRun>> {
     let path: PathBuf =
         std::env::temp_dir().join(format!("refill-bench-{}.state", std::process::id()));
     let written = (|| -> std::io::Result<()> {
@@ -507,17 +511,14 @@ fn file_rss(len: u64, engines: &[EngineKind]) -> Result<Vec<FileRun>> {
         }
         file.flush()
     })();
-    written.map_err(|e| {
-        Error::new(
-            ErrorKind::SourceFailed,
-            format!("cannot write {}", path.display()),
-        )
-        .with_source(e)
+    written.map_err(|e| CliError::Io {
+        what: format!("cannot write {}", path.display()),
+        source: e,
     })?;
     let measured = engines
         .iter()
         .map(|&e| workload::file_into_digest(e, &path, TARGET_CHUNK))
-        .collect();
+        .collect::<Result<_>>();
     let _ = std::fs::remove_file(&path);
-    measured
+    Ok(measured?)
 }

@@ -1,13 +1,13 @@
 //! `refill demo`: the digest contract on a generated state, explained.
 
 use bytesize::ByteSize;
-use refill::Result;
 
 use crate::args::DemoArgs;
+use crate::error::{CliError, CliResult};
 use crate::inputs::Input;
 use crate::run::execute;
 
-pub(crate) fn demo(args: DemoArgs) -> Result<()> {
+pub(crate) fn demo(args: DemoArgs) -> CliResult<()> {
     let state = Input::Generated {
         seed: 0,
         len: args.size,
@@ -68,9 +68,8 @@ pub(crate) fn demo(args: DemoArgs) -> Result<()> {
         "Streaming reads the whole state through one reused buffer, so guest memory stays O(chunk), not O(state)."
     );
     if streamed.result as u64 != expected || collected.result as u64 != expected {
-        return Err(refill::Error::new(
-            refill::ErrorKind::StreamCorrupted,
-            "a contract's digest differs from the host's",
+        return Err(CliError::Corrupted(
+            "a contract's digest differs from the host's".into(),
         ));
     }
     Ok(())

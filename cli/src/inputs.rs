@@ -6,6 +6,8 @@ use clap::ArgMatches;
 use refill::{BoxedSource, Error, ErrorKind, IntoBoxedSource, ReaderSource, Result};
 use refill_testkit::GeneratedSource;
 
+use crate::error::CliResult;
+
 /// One streamed argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Input {
@@ -85,15 +87,17 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 /// A chunk size from the command line, checked against the ABI and the limits.
-pub(crate) fn chunk_size(bytes: u64, limits: &refill::Limits) -> Result<u32> {
-    u32::try_from(bytes)
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidChunkSize,
-                format!("chunk size {bytes} does not fit in 32 bits"),
-            )
-        })
-        .and_then(|chunk| refill::core::stream::check_chunk_size(chunk, limits.max_chunk_size))
+pub(crate) fn chunk_size(bytes: u64, limits: &refill::Limits) -> CliResult<u32> {
+    let chunk = u32::try_from(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidChunkSize,
+            format!("chunk size {bytes} does not fit in 32 bits"),
+        )
+    })?;
+    Ok(refill::core::stream::check_chunk_size(
+        chunk,
+        limits.max_chunk_size,
+    )?)
 }
 
 #[cfg(test)]
@@ -130,7 +134,10 @@ mod tests {
     #[test]
     fn chunk_sizes_are_checked() {
         let limits = refill::Limits::untrusted();
-        let kind = |bytes| chunk_size(bytes, &limits).unwrap_err().kind();
+        let kind = |bytes| match chunk_size(bytes, &limits) {
+            Err(crate::error::CliError::Refill(e)) => e.kind(),
+            other => panic!("expected a refill error, got {other:?}"),
+        };
         assert_eq!(chunk_size(65_536, &limits).unwrap(), 65_536);
         assert_eq!(kind(4), ErrorKind::InvalidChunkSize);
         assert_eq!(kind(1 << 40), ErrorKind::InvalidChunkSize);

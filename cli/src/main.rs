@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod demo;
+mod error;
 mod freenet;
 mod inputs;
 mod progress;
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
 }
 
 /// The error and its sources on one line, whitespace folded.
-fn one_line(error: &refill::Error) -> String {
+fn one_line(error: &error::CliError) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

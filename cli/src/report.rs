@@ -1,6 +1,8 @@
 //! What `refill run` and `refill freenet` report.
 
 use refill::Instance;
+
+use crate::error::{CliError, CliResult};
 use serde::Serialize;
 
 /// The streaming figures of one call, common to every report.
@@ -18,7 +20,7 @@ pub(crate) struct CallFigures {
 
 impl CallFigures {
     /// The figures of `instance` after a call that took `elapsed_s`.
-    pub(crate) fn of(instance: &impl Instance, elapsed_s: f64) -> Self {
+    pub(crate) fn of(instance: &(impl Instance + ?Sized), elapsed_s: f64) -> Self {
         let stats = instance.stats();
         Self {
             fills: stats.fills,
@@ -53,9 +55,10 @@ pub(crate) struct RunReport {
 }
 
 /// Prints `report` as one line of JSON on stdout.
-pub(crate) fn print_json(report: &impl Serialize) -> refill::Result<()> {
-    let json = serde_json::to_string(report).map_err(|e| {
-        refill::Error::new(refill::ErrorKind::Engine, "cannot encode the report").with_source(e)
+pub(crate) fn print_json(report: &impl Serialize) -> CliResult<()> {
+    let json = serde_json::to_string(report).map_err(|e| CliError::Io {
+        what: "cannot encode the report".into(),
+        source: e.into(),
     })?;
     println!("{json}");
     Ok(())

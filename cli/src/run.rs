@@ -1,18 +1,16 @@
 //! `refill run` and `refill fixtures`.
 
-use refill::{
-    AnyEngine, DynEngine, DynModule, EngineConfig, EngineKind, Error, ErrorKind, Instance,
-    InstanceConfig, Result,
-};
+use refill::{AnyEngine, Engine, EngineConfig, EngineKind, InstanceConfig, InstanceExt, Module};
 
 use crate::args::{EngineArgs, RunArgs};
+use crate::error::{CliError, CliResult};
 use crate::inputs::{ArgumentOrder, Input, chunk_size, ordered};
 use crate::progress;
 use crate::report::{CallFigures, RunReport};
 
 const BUILTIN_PREFIX: &str = "builtin:";
 
-pub(crate) fn run(args: RunArgs, order: &ArgumentOrder) -> Result<()> {
+pub(crate) fn run(args: RunArgs, order: &ArgumentOrder) -> CliResult<()> {
     let inputs = ordered(&args.inputs, &args.input_sizes, args.seed, order);
     let wasm = load_module(&args.module)?;
     let report = execute(&args.engine, &wasm, &args.export, &inputs)?;
@@ -30,10 +28,13 @@ pub(crate) fn execute(
     wasm: &[u8],
     export: &str,
     inputs: &[Input],
-) -> Result<RunReport> {
+) -> CliResult<RunReport> {
     let (engine, config) = engine_and_config(choice)?;
     // Open every input before compiling, so a missing file fails fast.
-    let sources = inputs.iter().map(Input::open).collect::<Result<Vec<_>>>()?;
+    let sources = inputs
+        .iter()
+        .map(Input::open)
+        .collect::<refill::Result<Vec<_>>>()?;
     let module = engine.compile(wasm)?;
     let mut instance = module.instantiate(&config)?;
     let (result, elapsed_s) = progress::timed(sources, |sources| {
@@ -48,7 +49,7 @@ pub(crate) fn execute(
 }
 
 /// The engine and the instance set-up the flags ask for.
-pub(crate) fn engine_and_config(choice: &EngineArgs) -> Result<(AnyEngine, InstanceConfig)> {
+pub(crate) fn engine_and_config(choice: &EngineArgs) -> CliResult<(AnyEngine, InstanceConfig)> {
     let limits = choice.limits.limits();
     let kind = choice.engine.unwrap_or_else(EngineKind::default_kind);
     let engine = AnyEngine::with_config(kind, &EngineConfig::for_limits(&limits))?;
@@ -58,15 +59,27 @@ pub(crate) fn engine_and_config(choice: &EngineArgs) -> Result<(AnyEngine, Insta
     Ok((engine, config))
 }
 
-/// The built-in freenet contracts, for `refill freenet builtin:NAME`.
-pub(crate) const FREENET_BUILTINS: &[(&str, &[u8], &str)] = &[(
-    "freenet_log",
-    refill_fixtures::FREENET_LOG,
-    "a freenet-stdlib 0.12 contract: an append-only log (summary: [len][digest])",
-)];
+/// The built-in freenet contracts and delegate, for `refill freenet ... builtin:NAME`.
+pub(crate) const FREENET_BUILTINS: &[(&str, &[u8], &str)] = &[
+    (
+        "freenet_log",
+        refill_fixtures::FREENET_LOG,
+        "a freenet-stdlib 0.12 contract: an append-only log (summary: [len][digest])",
+    ),
+    (
+        "freenet_stamp",
+        refill_fixtures::FREENET_STAMP,
+        "a contract that logs, reads the clock and draws random bytes (try --log --clock --seed)",
+    ),
+    (
+        "freenet_vault",
+        refill_fixtures::FREENET_VAULT,
+        "a delegate: secrets, context, contract states, delegate creation (refill freenet delegate)",
+    ),
+];
 
 /// Reads a module from a file, or takes a built-in one (`builtin:NAME`).
-pub(crate) fn load_module(spec: &str) -> Result<Vec<u8>> {
+pub(crate) fn load_module(spec: &str) -> CliResult<Vec<u8>> {
     if let Some(name) = spec.strip_prefix(BUILTIN_PREFIX) {
         let contract = FREENET_BUILTINS.iter().find(|(n, ..)| *n == name);
         if let Some((_, wasm, _)) = contract {
@@ -80,21 +93,15 @@ pub(crate) fn load_module(spec: &str) -> Result<Vec<u8>> {
                     .map(|f| f.name)
                     .chain(FREENET_BUILTINS.iter().map(|(n, ..)| *n))
                     .collect();
-                Error::new(
-                    ErrorKind::InvalidModule,
-                    format!(
-                        "no built-in contract `{name}`; there are: {}",
-                        names.join(", ")
-                    ),
-                )
+                CliError::Usage(format!(
+                    "no built-in contract `{name}`; there are: {}",
+                    names.join(", ")
+                ))
             });
     }
-    std::fs::read(spec).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidModule,
-            format!("cannot read module {spec}"),
-        )
-        .with_source(e)
+    std::fs::read(spec).map_err(|e| CliError::Io {
+        what: format!("cannot read module {spec}"),
+        source: e,
     })
 }
 
@@ -106,7 +113,9 @@ pub(crate) fn list_fixtures() {
             f.name, f.export, f.args, f.doc
         );
     }
-    println!("built-in freenet contracts (refill freenet ENTRY builtin:NAME):");
+    println!(
+        "built-in freenet contracts and delegates (refill freenet ENTRY|delegate builtin:NAME):"
+    );
     for (name, _, doc) in FREENET_BUILTINS {
         println!("  {name:<14} {doc}");
     }

@@ -395,10 +395,6 @@ fn freenet_errors_are_one_line() {
             "takes no --related",
         ),
         (
-            vec!["merge", "builtin:freenet_log", "--state", state_arg],
-            "unknown entry point `merge`",
-        ),
-        (
             vec![
                 "summarize",
                 "builtin:freenet_log",
@@ -413,6 +409,16 @@ fn freenet_errors_are_one_line() {
         all.extend(args);
         assert_one_line_error(&refill(&all), needle);
     }
+    // An entry point that does not exist is a usage error, clap's.
+    let merge = refill(&[
+        "freenet",
+        "merge",
+        "builtin:freenet_log",
+        "--state",
+        state_arg,
+    ]);
+    assert_eq!(merge.status.code(), Some(2));
+    assert!(stderr(&merge).contains("merge"), "{}", stderr(&merge));
     let legacy = wat_file(
         "freenet-legacy.wasm",
         r#"(module (memory (export "memory") 1)
@@ -473,4 +479,138 @@ fn bench_reports_every_workload_and_the_targets() {
     ] {
         assert!(json.contains(target), "{target} missing: {json}");
     }
+}
+
+/// The stamp contract logs, reads the clock and draws random bytes: with
+/// `--log`, `--clock` and `--seed` its output is the same on every engine,
+/// and its log line is on stderr.
+#[test]
+fn freenet_host_flags_fix_the_clock_and_the_randomness() {
+    let state = temp_file("stamp-state", b"stamped state");
+    let mut payloads = Vec::new();
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let out = refill(&[
+            "freenet",
+            "summarize",
+            "builtin:freenet_stamp",
+            "--state",
+            state.to_str().unwrap_or_default(),
+            "--log",
+            "--clock",
+            "2026-12-01T12:00:00.25Z",
+            "--seed",
+            "7",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("] stamp: summarize 13 bytes"),
+            "{engine}: {}",
+            stderr(&out)
+        );
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        let payload = json_field(&json, "payload_hex");
+        // Ok, a 60-byte summary, then the year 2026 (0x7ea) first.
+        assert!(
+            payload.starts_with("000000003c00000000000000ea070000"),
+            "{engine}: {payload}"
+        );
+        payloads.push(payload);
+    }
+    assert!(payloads.windows(2).all(|w| w[0] == w[1]), "{payloads:?}");
+    let bad = refill(&[
+        "freenet",
+        "summarize",
+        "builtin:freenet_stamp",
+        "--state",
+        state.to_str().unwrap_or_default(),
+        "--clock",
+        "yesterday",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("RFC 3339"), "{}", stderr(&bad));
+    let _ = std::fs::remove_file(state);
+}
+
+/// `refill freenet delegate` delivers one application message; a secret
+/// stored by one run with `--secrets DB` is read back by the next, on
+/// another engine; a contract state from `--contract-state` is read.
+#[test]
+fn freenet_delegate_keeps_secrets_across_runs() {
+    let db = std::env::temp_dir().join(format!("refill-cli-{}-secrets.redb", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let held = temp_file("held-state", b"held!");
+    let contract = format!("{}={}", "ab".repeat(32), held.to_str().unwrap_or_default());
+    let run = |engine: &str, commands: &[u8]| {
+        let message = temp_file(&format!("message-{engine}"), commands);
+        let out = refill(&[
+            "freenet",
+            "delegate",
+            "builtin:freenet_vault",
+            "--app-message",
+            message.to_str().unwrap_or_default(),
+            "--secrets",
+            db.to_str().unwrap_or_default(),
+            "--contract-state",
+            &contract,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        let _ = std::fs::remove_file(message);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run("wasmi", b"set token s3cret");
+    assert!(first.contains(&hex::encode("set token")), "{first}");
+    assert_eq!(json_field(&first, "context_hex"), "0100000000000000");
+    let state_command = format!("get token\nstate {}", "ab".repeat(32));
+    let second = run("wasmtime", state_command.as_bytes());
+    assert!(second.contains(&hex::encode("token=s3cret")), "{second}");
+    assert!(
+        second.contains(&hex::encode(format!(
+            "state {}={}",
+            "ab".repeat(32),
+            hex::encode("held!")
+        ))),
+        "{second}"
+    );
+    let third = run("wasmer", b"has token");
+    assert!(third.contains(&hex::encode("has token yes")), "{third}");
+    assert!(json_field(&third, "delegate_key").len() == 64, "{third}");
+    for path in [db, held] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A delegate's own error exits with status 1 and one line.
+#[test]
+fn freenet_delegate_error_is_one_line() {
+    let message = temp_file("bad-message", &[0xff, 0xfe]);
+    let out = refill(&[
+        "freenet",
+        "delegate",
+        "builtin:freenet_vault",
+        "--app-message",
+        message.to_str().unwrap_or_default(),
+    ]);
+    assert_one_line_error(&out, "delegate error");
+    let bad_state = refill(&[
+        "freenet",
+        "delegate",
+        "builtin:freenet_vault",
+        "--app-message",
+        message.to_str().unwrap_or_default(),
+        "--contract-state",
+        "abc=file",
+    ]);
+    assert_eq!(bad_state.status.code(), Some(2));
+    assert!(
+        stderr(&bad_state).contains("32-byte contract id"),
+        "{}",
+        stderr(&bad_state)
+    );
+    let _ = std::fs::remove_file(message);
 }

@@ -35,8 +35,8 @@ pub enum ErrorKind {
     MemoryLimitExceeded,
     /// The guest used up the CPU budget (fuel) of the call.
     CpuBudgetExhausted,
-    /// The limits ask for something the engine was not built for (fuel
-    /// without fuel metering).
+    /// Something this build or engine cannot do: limits the engine was not
+    /// built for (fuel without fuel metering), an engine not compiled in.
     Unsupported,
     /// The host-side stream source failed (an I/O error).
     SourceFailed,
@@ -56,21 +56,15 @@ pub enum ErrorKind {
     Trap,
     /// A guest address the host was asked to read back lies outside guest memory.
     ResultOutOfBounds,
-    /// A stream's bytes did not arrive intact: a result computed over them
-    /// differs from the host's (reported by tools such as the CLI's demo).
-    StreamCorrupted,
-    /// A contract's result record or payload is malformed: an unknown kind,
-    /// a kind that does not match the entry point called, or a payload that
-    /// is not a serialized result.
-    InvalidResult,
-    /// The contract ran and returned its own error (freenet's
-    /// `ContractError`); the message is the contract's.
-    ContractError,
-    /// A contract built before the streaming ABI, refused by the host's
-    /// policy.
-    LegacyContract,
-    /// An engine name that is unknown or not compiled in.
-    UnknownEngine,
+    /// A guest address and length passed to a host function lie outside
+    /// guest memory (or the length is negative).
+    ArgumentOutOfBounds,
+    /// The module imports functions the host does not provide, or provides
+    /// with another type; the message names every one with its signature.
+    MissingImport,
+    /// A host function failed for a reason of its own (the embedder's error
+    /// is the source).
+    HostFunction,
     /// Any other failure reported by an engine.
     Engine,
 }
@@ -101,17 +95,16 @@ impl ErrorKind {
             Self::Instantiation => "instantiation failed",
             Self::Trap => "guest trapped",
             Self::ResultOutOfBounds => "result out of bounds",
-            Self::StreamCorrupted => "stream corrupted",
-            Self::InvalidResult => "invalid result",
-            Self::ContractError => "contract error",
-            Self::LegacyContract => "legacy contract refused",
-            Self::UnknownEngine => "unknown engine",
+            Self::ArgumentOutOfBounds => "host call argument out of bounds",
+            Self::MissingImport => "missing import",
+            Self::HostFunction => "host function failed",
             Self::Engine => "engine error",
         }
     }
 
-    /// Whether the guest caused this error through the refill ABI (a hostile or
-    /// buggy guest), as opposed to the host, the module or the engine.
+    /// Whether the guest caused this error through the refill ABI or a host
+    /// call (a hostile or buggy guest), as opposed to the host, the module or
+    /// the engine.
     pub const fn is_guest_fault(self) -> bool {
         matches!(
             self,
@@ -122,6 +115,7 @@ impl ErrorKind {
                 | Self::BufferTooSmall
                 | Self::WrongInstanceId
                 | Self::UnknownBuffer
+                | Self::ArgumentOutOfBounds
         )
     }
 }
@@ -132,14 +126,15 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-type BoxedSource = Box<dyn core::error::Error + Send + Sync + 'static>;
+/// The underlying error of an [`Error`], if any.
+pub type BoxedError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
 /// An error from refill: its [`ErrorKind`], a message naming what was wrong,
 /// and optionally the underlying error of an engine or a source.
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    source: Option<BoxedSource>,
+    source: Option<BoxedError>,
 }
 
 impl Error {
@@ -154,7 +149,7 @@ impl Error {
 
     /// Attaches the underlying error.
     #[must_use]
-    pub fn with_source(mut self, source: impl Into<BoxedSource>) -> Self {
+    pub fn with_source(mut self, source: impl Into<BoxedError>) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -180,6 +175,12 @@ impl Error {
         Self::new(ErrorKind::Trap, alloc::format!("{message}"))
     }
 
+    /// A host function failed: the error an embedder's host function
+    /// returns, carried through the guest's trap back to the caller.
+    pub fn host(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::HostFunction, message)
+    }
+
     /// The same error with `what` put in front of its message
     /// (`"what: message"`): where it happened, for the reader.
     #[must_use]
@@ -196,6 +197,12 @@ impl Error {
     /// The message naming what was wrong, without the kind.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The kind, the message and the source, taken apart: for crates that
+    /// wrap refill's errors in error types of their own.
+    pub fn into_parts(self) -> (ErrorKind, String, Option<BoxedError>) {
+        (self.kind, self.message, self.source)
     }
 }
 

@@ -8,22 +8,30 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod config;
 pub mod descriptor;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "guest")]
 pub mod guest;
+pub mod host;
+pub mod instance;
 pub mod limits;
 pub mod memory;
 pub mod source;
 pub mod stream;
+pub mod value;
 
+pub use config::{EngineConfig, InstanceConfig};
 pub use descriptor::BufferDescriptor;
-pub use engine::{Bindings, Engine, Instance, InstanceConfig, Module};
+pub use engine::{Engine, LinkedModule, Module};
 pub use error::{Error, ErrorKind, Result};
-pub use limits::{EngineConfig, Limits};
+pub use host::{Caller, HostData, HostFunc, HostFunctions, Import, ImportType, Linkage, StateSlot};
+pub use instance::{Bindings, Instance, InstanceExt};
+pub use limits::Limits;
 pub use memory::{GuestMemory, GuestRange, VecMemory};
 #[cfg(feature = "std")]
 pub use source::ReaderSource;
 pub use source::{BytesSource, StreamSource};
-pub use stream::{BoxedSource, HostStreams, StreamStats};
+pub use stream::{BoxedSource, HostStreams, Placement, StreamOptions, StreamPlan, StreamStats};
+pub use value::{FuncType, Val, ValType, WasmResults, WasmValue};

@@ -17,7 +17,7 @@ pub struct Limits {
     /// CPU budget of each guest call (entry point, `__frnt__initiate_buffer`,
     /// `__frnt_set_id`), in fuel units: about one per WebAssembly instruction.
     /// Running out is [`crate::ErrorKind::CpuBudgetExhausted`]. `None` (default):
-    /// unmetered. Needs an engine built with [`EngineConfig::fuel_metering`].
+    /// unmetered. Needs an engine built with [`crate::EngineConfig::fuel_metering`].
     pub fuel: Option<u64>,
     /// Largest payload of one stream, in bytes. Default: `u32::MAX`, what the
     /// header can announce.
@@ -110,36 +110,6 @@ impl Limits {
     /// The memory limit in 64 KiB wasm pages (rounded down).
     pub fn max_memory_pages(&self) -> u64 {
         self.max_memory_bytes / crate::abi::WASM_PAGE_SIZE
-    }
-}
-
-/// How an engine is built: what every instance of it can be limited by.
-#[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EngineConfig {
-    /// Count fuel, so that [`Limits::fuel`] can be enforced. Off by default:
-    /// metering costs speed on every engine.
-    pub fuel_metering: bool,
-}
-
-impl EngineConfig {
-    /// The defaults: no fuel metering.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Turns fuel metering on or off.
-    #[must_use]
-    pub fn with_fuel_metering(mut self, on: bool) -> Self {
-        self.fuel_metering = on;
-        self
-    }
-
-    /// The configuration an instance with `limits` needs.
-    pub fn for_limits(limits: &Limits) -> Self {
-        Self {
-            fuel_metering: limits.fuel.is_some(),
-        }
     }
 }
 

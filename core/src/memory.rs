@@ -80,13 +80,14 @@ pub trait GuestMemory {
     fn write(&mut self, addr: u32, src: &[u8]) -> Result<()>;
 
     /// Lends the guest bytes `[addr, addr + len)` mutably to `fill`, so a
-    /// source can write straight into guest memory with one copy.
-    fn write_with<R>(
+    /// source can write straight into guest memory with one copy. `fill` is
+    /// not called when the range lies outside the memory.
+    fn write_with(
         &mut self,
         addr: u32,
         len: u32,
-        fill: impl FnOnce(&mut [u8]) -> Result<R>,
-    ) -> Result<R>;
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()>;
 
     /// Reads a little-endian `u32` at `addr`.
     fn read_u32(&self, addr: u32) -> Result<u32> {
@@ -101,16 +102,47 @@ pub trait GuestMemory {
     }
 }
 
-/// Copies `len` bytes of guest memory at the guest-supplied `addr` after
-/// checking the range against the live size: how hosts read results back.
-pub fn read_back(memory: &(impl GuestMemory + ?Sized), addr: i64, len: u64) -> Result<Vec<u8>> {
-    let size = memory.size();
-    let range = GuestRange::within(addr, len, size).ok_or_else(|| {
+/// A borrowed memory is a memory: `&mut &mut [u8]` becomes a
+/// `&mut dyn GuestMemory`, which a bare slice cannot.
+impl<M: GuestMemory + ?Sized> GuestMemory for &mut M {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+
+    fn read(&self, addr: u32, dst: &mut [u8]) -> Result<()> {
+        (**self).read(addr, dst)
+    }
+
+    fn write(&mut self, addr: u32, src: &[u8]) -> Result<()> {
+        (**self).write(addr, src)
+    }
+
+    fn write_with(
+        &mut self,
+        addr: u32,
+        len: u32,
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        (**self).write_with(addr, len, fill)
+    }
+}
+
+/// Checks a guest-supplied range to read back, `[addr, addr + len)`,
+/// against a memory of `size` bytes: [`ErrorKind::ResultOutOfBounds`]
+/// unless it lies inside.
+pub fn result_range(addr: i64, len: u64, size: u64) -> Result<GuestRange> {
+    GuestRange::within(addr, len, size).ok_or_else(|| {
         Error::new(
             ErrorKind::ResultOutOfBounds,
             alloc::format!("guest range {addr:#x}+{len} lies outside guest memory of {size} bytes"),
         )
-    })?;
+    })
+}
+
+/// Copies `len` bytes of guest memory at the guest-supplied `addr` after
+/// checking the range against the live size: how hosts read results back.
+pub fn read_back(memory: &(impl GuestMemory + ?Sized), addr: i64, len: u64) -> Result<Vec<u8>> {
+    let range = result_range(addr, len, memory.size())?;
     let mut out = alloc::vec![0; range.len() as usize];
     memory.read(range.start(), &mut out)?;
     Ok(out)
@@ -156,12 +188,12 @@ impl GuestMemory for [u8] {
         Ok(())
     }
 
-    fn write_with<R>(
+    fn write_with(
         &mut self,
         addr: u32,
         len: u32,
-        fill: impl FnOnce(&mut [u8]) -> Result<R>,
-    ) -> Result<R> {
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
         let range = checked_slice_range(addr, len as usize, self.len())?;
         fill(&mut self[range])
     }
@@ -192,12 +224,12 @@ impl GuestMemory for VecMemory {
         self.0.as_mut_slice().write(addr, src)
     }
 
-    fn write_with<R>(
+    fn write_with(
         &mut self,
         addr: u32,
         len: u32,
-        fill: impl FnOnce(&mut [u8]) -> Result<R>,
-    ) -> Result<R> {
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
         self.0.as_mut_slice().write_with(addr, len, fill)
     }
 }
@@ -242,13 +274,23 @@ mod tests {
             m.read(u32::MAX, &mut [0; 2]).unwrap_err().kind(),
             ErrorKind::ResultOutOfBounds
         );
-        let got = m.write_with(0, 4, |dst| {
+        let mut seen = 0;
+        let got = m.write_with(0, 4, &mut |dst| {
             dst.copy_from_slice(b"abcd");
-            Ok(dst.len())
+            seen = dst.len();
+            Ok(())
         });
-        assert_eq!(got.unwrap(), 4);
+        assert!(got.is_ok() && seen == 4);
         assert_eq!(&m.0[..4], b"abcd");
-        assert!(m.write_with(14, 4, |_| Ok(())).is_err());
+        let mut called = false;
+        assert!(
+            m.write_with(14, 4, &mut |_| {
+                called = true;
+                Ok(())
+            })
+            .is_err()
+        );
+        assert!(!called, "the closure never sees an out-of-range slice");
     }
 
     #[test]

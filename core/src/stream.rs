@@ -1,7 +1,11 @@
 //! The host side of the refill state machine: priming a buffer, serving each
 //! refill, end of stream, and every failure as a typed [`Error`].
 //!
-//! One [`HostStreams`] belongs to one instance. Streams are found by the
+//! One [`HostStreams`] belongs to one instance. A stream is opened in two
+//! steps around the guest's `__frnt__initiate_buffer` call: [`HostStreams::plan`]
+//! makes every check that needs no guest memory and says what capacity to
+//! ask for, then [`HostStreams::open`] checks the buffer the guest returned
+//! and writes it. Streams are found by the
 //! descriptor address the host primed; the `id` the guest passes is only
 //! compared with the instance's own id, never used to look anything up.
 //! Every guest address and length is checked against the live memory size
@@ -16,8 +20,8 @@ use alloc::vec::Vec;
 use crate::abi::{
     CURSOR_LEN, DESCRIPTOR_LEN, HEADER_LEN, MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN, MIN_CHUNK_SIZE,
 };
+use crate::config::InstanceConfig;
 use crate::descriptor::{BufferDescriptor, DescriptorBytes};
-use crate::engine::InstanceConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{GuestMemory, GuestRange};
 use crate::source::StreamSource;
@@ -148,13 +152,79 @@ impl OpenStream {
         len: u32,
     ) -> Result<()> {
         if len > 0 {
-            memory.write_with(at, len, |dst| self.source.read_exact_into(dst))?;
+            let source = &mut self.source;
+            memory.write_with(at, len, &mut |dst| source.read_exact_into(dst))?;
         }
         self.remaining -= u64::from(len);
         if self.remaining == 0 {
             self.source.finish()?;
         }
         Ok(())
+    }
+}
+
+/// How the host places a payload in the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// The streaming refill ABI: a buffer of at most one chunk, the
+    /// `[total_len]` header, then refills on `__frnt__fill_buffer`.
+    #[default]
+    Refill,
+    /// One-shot: a buffer as large as the whole payload, written at once
+    /// with no header and no refills (contracts built before the streaming
+    /// ABI, delegates' arguments, the whole-copy baseline).
+    Whole,
+}
+
+/// How one stream is opened: its placement and, optionally, a chunk size
+/// of its own instead of the instance's.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StreamOptions {
+    /// Refill (default) or whole.
+    pub placement: Placement,
+    /// This stream's chunk size; `None`: the instance's.
+    pub chunk_size: Option<u32>,
+}
+
+impl StreamOptions {
+    /// A refilled stream with the instance's chunk size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A payload placed whole ([`Placement::Whole`]).
+    pub fn whole() -> Self {
+        Self {
+            placement: Placement::Whole,
+            chunk_size: None,
+        }
+    }
+
+    /// Sets this stream's chunk size (checked against the limits when it is
+    /// opened).
+    #[must_use]
+    pub fn with_chunk_size(mut self, chunk_size: u32) -> Self {
+        self.chunk_size = Some(chunk_size);
+        self
+    }
+}
+
+/// A stream that passed every check of [`HostStreams::plan`]: what to ask
+/// the guest's `__frnt__initiate_buffer` for, and how to fill the buffer it
+/// returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamPlan {
+    placement: Placement,
+    total: u32,
+    chunk_size: u32,
+    capacity: u32,
+}
+
+impl StreamPlan {
+    /// The capacity to request from `__frnt__initiate_buffer`.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
     }
 }
 
@@ -194,13 +264,14 @@ pub fn check_chunk_size(chunk_size: u32, max_chunk_size: u32) -> Result<u32> {
 }
 
 impl HostStreams {
-    /// The host state of an instance set up by `config`: its id, its chunk
-    /// size (checked against the limits) and its stream limits.
+    /// The streams of a new instance set up by `config`: its id (fresh
+    /// unless the config fixes one), its chunk size (checked against the
+    /// limits) and its stream limits.
     pub fn new(config: &InstanceConfig) -> Result<Self> {
         let limits = &config.limits;
         Ok(Self {
-            instance_id: config.instance_id,
-            chunk_size: check_chunk_size(config.chunk_size, limits.max_chunk_size)?,
+            chunk_size: check_chunk_size(config.chunk_size(), limits.max_chunk_size)?,
+            instance_id: config.next_instance_id(),
             max_chunk_size: limits.max_chunk_size,
             max_payload_bytes: limits.max_payload_bytes.min(MAX_PAYLOAD_LEN),
             max_open_streams: limits.max_open_streams,
@@ -246,18 +317,7 @@ impl HostStreams {
             })
     }
 
-    /// Checks a source's declared length and the open-stream limit, and
-    /// returns the capacity to request from `__frnt__initiate_buffer` for a
-    /// stream of the instance's chunk size.
-    pub fn capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
-        self.capacity_with_chunk(source, self.chunk_size)
-    }
-
-    /// [`HostStreams::capacity_for`] for a stream of its own chunk size,
-    /// which is checked against the accepted range and the limit first.
-    pub fn capacity_with_chunk(&self, source: &dyn StreamSource, chunk_size: u32) -> Result<u32> {
-        let chunk_size = check_chunk_size(chunk_size, self.max_chunk_size)?;
-        let total = self.check_payload_len(source.total_len())?;
+    fn check_open_streams(&self) -> Result<()> {
         if self.streams.len() >= self.max_open_streams {
             return Err(Error::new(
                 ErrorKind::TooManyStreams,
@@ -267,32 +327,78 @@ impl HostStreams {
                 ),
             ));
         }
-        Ok(crate::abi::requested_capacity(total, chunk_size))
+        Ok(())
     }
 
-    /// Checks a source's declared length for [`HostStreams::place_whole`]
-    /// and returns the capacity to request: the whole payload.
-    pub fn whole_capacity_for(&self, source: &dyn StreamSource) -> Result<u32> {
-        self.check_payload_len(source.total_len())
+    /// Every check of opening a stream of `source` with `options`, before
+    /// the guest is asked for a buffer: the chunk size against the accepted
+    /// range and the limit, the declared length against the payload limit,
+    /// and (for a refilled stream) the open-stream limit. The plan says what
+    /// capacity to request: `min(chunk, total + 4)` for a refilled stream,
+    /// the whole payload otherwise.
+    pub fn plan(&self, source: &dyn StreamSource, options: StreamOptions) -> Result<StreamPlan> {
+        let chunk_size = match options.chunk_size {
+            Some(chunk) => check_chunk_size(chunk, self.max_chunk_size)?,
+            None => self.chunk_size,
+        };
+        let total = self.check_payload_len(source.total_len())?;
+        let capacity = match options.placement {
+            Placement::Refill => {
+                self.check_open_streams()?;
+                crate::abi::requested_capacity(total, chunk_size)
+            }
+            Placement::Whole => total,
+        };
+        Ok(StreamPlan {
+            placement: options.placement,
+            total,
+            chunk_size,
+            capacity,
+        })
     }
 
-    /// Writes the whole payload of `source`, with no header, into the buffer
-    /// whose descriptor the guest returned at `descriptor_addr`, and sets the
-    /// cursors to `0` and the payload's length: the one-shot protocol of
-    /// contracts built before the streaming ABI (and the whole-copy
-    /// baseline of the benchmarks). The data area must hold the whole
-    /// payload. No stream is kept, so a refill of this buffer is an
-    /// [`ErrorKind::UnknownBuffer`]. Each byte is copied once, straight from
-    /// the source into guest memory; the copy goes in chunk-sized pieces so
-    /// that a long payload's source is read (and its progress seen) as it
-    /// goes, not in one call.
-    pub fn place_whole(
+    /// Fills the buffer whose descriptor the guest returned at
+    /// `descriptor_addr` as `plan` says: primes a refilled stream (the
+    /// `[total_len]` header and the first chunk, the cursors, and the source
+    /// kept for the refills that follow), or places the whole payload.
+    /// `source` must be the one planned for. The buffer is checked first;
+    /// a buffer the checks reject is not written.
+    pub fn open(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        source: BoxedSource,
+        plan: StreamPlan,
+    ) -> Result<()> {
+        if source.total_len() != u64::from(plan.total) {
+            return Err(Error::new(
+                ErrorKind::SourceFailed,
+                format!(
+                    "the source now declares {} bytes, planned for {}",
+                    source.total_len(),
+                    plan.total
+                ),
+            ));
+        }
+        match plan.placement {
+            Placement::Refill => self.prime(memory, descriptor_addr, source, plan),
+            Placement::Whole => self.place_whole(memory, descriptor_addr, source, plan.total),
+        }
+    }
+
+    /// Writes the whole payload, with no header, and sets the cursors to
+    /// `0` and its length. The data area must hold all of it. No stream is
+    /// kept, so a refill of this buffer is an [`ErrorKind::UnknownBuffer`].
+    /// Each byte is copied once, straight from the source into guest
+    /// memory; the copy goes in chunk-sized pieces so that a long payload's
+    /// source is read (and its progress seen) as it goes, not in one call.
+    fn place_whole(
         &mut self,
         memory: &mut (impl GuestMemory + ?Sized),
         descriptor_addr: i64,
         mut source: BoxedSource,
+        total: u32,
     ) -> Result<()> {
-        let total = self.whole_capacity_for(&*source)?;
         let buffer = CheckedBuffer::locate(memory, descriptor_addr, total)?;
         if buffer.data.len() < total {
             return Err(Error::new(
@@ -307,7 +413,7 @@ impl HostStreams {
         let mut left = total;
         while left > 0 {
             let n = left.min(self.chunk_size);
-            memory.write_with(at, n, |dst| source.read_exact_into(dst))?;
+            memory.write_with(at, n, &mut |dst| source.read_exact_into(dst))?;
             at += n;
             left -= n;
         }
@@ -319,30 +425,19 @@ impl HostStreams {
         Ok(())
     }
 
-    /// Primes the buffer whose descriptor the guest returned at
-    /// `descriptor_addr`: writes the `[total_len]` header and the first chunk,
-    /// sets the cursors, and keeps the source for the refills that follow.
-    pub fn prime(
+    /// Writes the `[total_len]` header and the first chunk, sets the
+    /// cursors, and keeps the source for the refills that follow.
+    fn prime(
         &mut self,
         memory: &mut (impl GuestMemory + ?Sized),
         descriptor_addr: i64,
         source: BoxedSource,
+        plan: StreamPlan,
     ) -> Result<()> {
-        self.prime_with_chunk(memory, descriptor_addr, source, self.chunk_size)
-    }
-
-    /// [`HostStreams::prime`] for a stream of its own chunk size: the most
-    /// this stream's priming and refills write, whatever the instance's.
-    pub fn prime_with_chunk(
-        &mut self,
-        memory: &mut (impl GuestMemory + ?Sized),
-        descriptor_addr: i64,
-        source: BoxedSource,
-        chunk_size: u32,
-    ) -> Result<()> {
-        self.capacity_with_chunk(&*source, chunk_size)?;
-        let total = source.total_len();
-        let buffer = CheckedBuffer::locate(memory, descriptor_addr, chunk_size)?;
+        // Planned before the guest was called; checked again in case several
+        // plans were made before their streams were opened.
+        self.check_open_streams()?;
+        let buffer = CheckedBuffer::locate(memory, descriptor_addr, plan.chunk_size)?;
         if self.streams.iter().any(|s| s.descriptor == descriptor_addr) {
             return Err(Error::new(
                 ErrorKind::BufferOverlap,
@@ -358,15 +453,15 @@ impl HostStreams {
                 ),
             ));
         }
-        let first = (buffer.data.len() - HEADER_LEN).min(u32::try_from(total).unwrap_or(u32::MAX));
+        let first = (buffer.data.len() - HEADER_LEN).min(plan.total);
         let mut stream = OpenStream {
             descriptor: descriptor_addr,
             source,
-            remaining: total,
-            chunk_size,
+            remaining: u64::from(plan.total),
+            chunk_size: plan.chunk_size,
         };
         let header_at = buffer.data.start();
-        memory.write(header_at, &(total as u32).to_le_bytes())?;
+        memory.write(header_at, &plan.total.to_le_bytes())?;
         stream.deliver(memory, header_at + HEADER_LEN, first)?;
         memory.write_u32(buffer.read_cursor, 0)?;
         memory.write_u32(buffer.write_cursor, HEADER_LEN + first)?;
@@ -469,6 +564,32 @@ mod tests {
         HostStreams::new(&config).unwrap()
     }
 
+    /// Plans and opens a stream of `source` at `addr` with `options`.
+    fn open_with(
+        host: &mut HostStreams,
+        m: &mut VecMemory,
+        addr: i64,
+        source: BytesSource,
+        options: StreamOptions,
+    ) -> Result<()> {
+        let plan = host.plan(&source, options)?;
+        host.open(m, addr, Box::new(source), plan)
+    }
+
+    /// A refilled stream of `source` at `addr`, the instance's chunk size.
+    fn prime(
+        host: &mut HostStreams,
+        m: &mut VecMemory,
+        addr: i64,
+        source: BytesSource,
+    ) -> Result<()> {
+        open_with(host, m, addr, source, StreamOptions::new())
+    }
+
+    fn capacity(host: &HostStreams, source: &BytesSource, options: StreamOptions) -> Result<u32> {
+        host.plan(source, options).map(|plan| plan.capacity())
+    }
+
     fn payload(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
@@ -497,12 +618,14 @@ mod tests {
         for len in [0usize, 1, 11, 12, 13, 16, 17, 48, 100] {
             let mut host = host(chunk);
             let data = payload(len);
-            let cap = host.capacity_for(&BytesSource::new(data.clone())).unwrap();
+            let cap =
+                capacity(&host, &BytesSource::new(data.clone()), StreamOptions::new()).unwrap();
             let mut m = guest_with_buffer(cap);
-            host.prime(
+            prime(
+                &mut host,
                 &mut m,
                 DESC.into(),
-                Box::new(BytesSource::new(data.clone())),
+                BytesSource::new(data.clone()),
             )
             .unwrap();
             let (got, fills) = drain(&mut host, &mut m);
@@ -524,11 +647,17 @@ mod tests {
             let mut host = host(16);
             let data = payload(len);
             let source = BytesSource::new(data.clone());
-            let cap = host.whole_capacity_for(&source).unwrap();
+            let cap = capacity(&host, &source, StreamOptions::whole()).unwrap();
             assert_eq!(cap as usize, len);
             let mut m = guest_with_buffer(cap);
-            host.place_whole(&mut m, DESC.into(), Box::new(source))
-                .unwrap();
+            open_with(
+                &mut host,
+                &mut m,
+                DESC.into(),
+                source,
+                StreamOptions::whole(),
+            )
+            .unwrap();
             assert_eq!(
                 &m.0[DATA as usize..DATA as usize + len],
                 &data[..],
@@ -548,9 +677,14 @@ mod tests {
         let mut host = host(16);
         let mut m = guest_with_buffer(10);
         let before = m.clone();
-        let e = host
-            .place_whole(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 11])))
-            .unwrap_err();
+        let e = open_with(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(vec![1; 11]),
+            StreamOptions::whole(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
         assert_eq!(m, before);
     }
@@ -560,13 +694,13 @@ mod tests {
         let mut host = host(64);
         let data = payload(100);
         let source = BytesSource::new(data.clone());
-        assert_eq!(host.capacity_with_chunk(&source, 16).unwrap(), 16);
-        let e = host.capacity_with_chunk(&source, 4).unwrap_err();
+        let chunk16 = StreamOptions::new().with_chunk_size(16);
+        assert_eq!(capacity(&host, &source, chunk16).unwrap(), 16);
+        let e = capacity(&host, &source, StreamOptions::new().with_chunk_size(4)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidChunkSize);
         // The guest offers 64 bytes; the stream writes at most 16 at a time.
         let mut m = guest_with_buffer(64);
-        host.prime_with_chunk(&mut m, DESC.into(), Box::new(source), 16)
-            .unwrap();
+        open_with(&mut host, &mut m, DESC.into(), source, chunk16).unwrap();
         assert_eq!(m.read_u32(WRITE_CELL).unwrap(), 16);
         let (got, fills) = drain(&mut host, &mut m);
         assert_eq!(got, data);
@@ -577,8 +711,13 @@ mod tests {
     fn eof_is_sticky_and_writes_nothing() {
         let mut host = host(16);
         let mut m = guest_with_buffer(16);
-        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(&b"abc"[..])))
-            .unwrap();
+        prime(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(&b"abc"[..]),
+        )
+        .unwrap();
         let before = m.clone();
         for _ in 0..1000 {
             assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 0);
@@ -591,8 +730,13 @@ mod tests {
     fn foreign_id_and_unknown_buffer_are_rejected() {
         let mut host = host(16);
         let mut m = guest_with_buffer(16);
-        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
-            .unwrap();
+        prime(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(vec![1; 40]),
+        )
+        .unwrap();
         let e = host.fill(&mut m, ID + 1, DESC.into()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::WrongInstanceId);
         let e = host.fill(&mut m, ID, (DESC + 8).into()).unwrap_err();
@@ -607,7 +751,12 @@ mod tests {
         m.write(DESC, &d.encode()).unwrap();
         let before = m.clone();
         let mut host = host(16);
-        let r = host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![9; 40])));
+        let r = prime(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(vec![9; 40]),
+        );
         (r, before, m)
     }
 
@@ -693,9 +842,7 @@ mod tests {
         let mut host = host(16);
         let mut m = VecMemory::zeroed(256);
         for addr in [-1, 225, 256, 1 << 32, i64::MAX] {
-            let e = host
-                .prime(&mut m, addr, Box::new(BytesSource::new(vec![1])))
-                .unwrap_err();
+            let e = prime(&mut host, &mut m, addr, BytesSource::new(vec![1])).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::DescriptorOutOfBounds, "addr {addr}");
         }
         assert_eq!(m, VecMemory::zeroed(256));
@@ -712,10 +859,11 @@ mod tests {
         };
         m.write(DESC, &d.encode()).unwrap();
         let mut host = host(16);
-        host.prime(
+        prime(
+            &mut host,
             &mut m,
             DESC.into(),
-            Box::new(BytesSource::new(vec![5; 100])),
+            BytesSource::new(vec![5; 100]),
         )
         .unwrap();
         assert_eq!(m.read_u32(WRITE_CELL).unwrap(), 16);
@@ -726,8 +874,13 @@ mod tests {
     fn refill_with_no_room_is_an_error_not_eof() {
         let mut host = host(16);
         let mut m = guest_with_buffer(16);
-        host.prime(&mut m, DESC.into(), Box::new(BytesSource::new(vec![1; 40])))
-            .unwrap();
+        prime(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(vec![1; 40]),
+        )
+        .unwrap();
         let shrunk = BufferDescriptor {
             start: DATA.into(),
             capacity: 0,
@@ -751,10 +904,10 @@ mod tests {
             }
         }
         let host = host(16);
-        assert_eq!(
-            host.capacity_for(&Huge).unwrap_err().kind(),
-            ErrorKind::PayloadTooLarge
-        );
+        for options in [StreamOptions::new(), StreamOptions::whole()] {
+            let e = host.plan(&Huge, options).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
+        }
     }
 
     #[test]
@@ -789,22 +942,27 @@ mod tests {
             .with_chunk_size(16)
             .with_limits(limits);
         let mut host = HostStreams::new(&config).unwrap();
-        let e = host
-            .capacity_for(&BytesSource::new(vec![0; 101]))
-            .unwrap_err();
+        let refill = StreamOptions::new();
+        let e = capacity(&host, &BytesSource::new(vec![0; 101]), refill).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PayloadTooLarge);
         let mut m = guest_with_buffer(16);
-        host.prime(
-            &mut m,
-            DESC.into(),
-            Box::new(BytesSource::new(vec![0; 100])),
-        )
-        .unwrap();
+        // Two plans made before either stream opens: the second open is refused.
+        let first = BytesSource::new(vec![0; 100]);
+        let second = BytesSource::new(vec![0; 3]);
+        let (p1, p2) = (
+            host.plan(&first, refill).unwrap(),
+            host.plan(&second, refill).unwrap(),
+        );
+        host.open(&mut m, DESC.into(), Box::new(first), p1).unwrap();
+        let e = capacity(&host, &BytesSource::new(vec![0; 1]), refill).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooManyStreams);
         let e = host
-            .capacity_for(&BytesSource::new(vec![0; 1]))
+            .open(&mut m, DESC.into(), Box::new(second), p2)
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TooManyStreams);
+        // Whole payloads keep no stream, so the limit does not apply to them.
+        assert!(capacity(&host, &BytesSource::new(vec![0; 1]), StreamOptions::whole()).is_ok());
         host.release_all();
-        assert!(host.capacity_for(&BytesSource::new(vec![0; 1])).is_ok());
+        assert!(capacity(&host, &BytesSource::new(vec![0; 1]), refill).is_ok());
     }
 }

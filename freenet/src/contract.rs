@@ -1,9 +1,11 @@
 //! A freenet contract on a refill instance: arguments in, result record out.
 
 use refill_core::abi::IMPORT_MODULE;
-use refill_core::{BoxedSource, Error, ErrorKind, Instance, InstanceConfig, Module, Result};
+use refill_core::{BoxedSource, Instance, InstanceConfig, LinkedModule, Module, StreamOptions};
 
 use crate::entry::Entry;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::FreenetHost;
 use crate::protocol::{LegacyPolicy, Protocol};
 use crate::record::{RECORD_LEN, ResultKind, ResultRecord};
 use crate::value::{self, Value};
@@ -57,17 +59,26 @@ impl ContractResult {
     }
 }
 
-impl<I: Instance> Contract<I> {
-    /// Instantiates `module` as a freenet contract with `config` (which
-    /// calls `__frnt_set_id` with the instance's id). The protocol comes from
-    /// the module's imports ([`Protocol::detect`]); a contract that predates
+/// A contract module linked once against a freenet host's imports, ready to
+/// be instantiated any number of times with no further linking.
+#[derive(Clone, Debug)]
+pub struct ContractModule<L> {
+    linked: L,
+    protocol: Protocol,
+}
+
+impl<L: LinkedModule> ContractModule<L> {
+    /// Links `module` against `host`'s imports. The protocol comes from the
+    /// module's imports ([`Protocol::detect`]); a contract that predates
     /// the streaming ABI is served one-shot or, under
     /// [`LegacyPolicy::Refuse`], refused with [`ErrorKind::LegacyContract`].
-    pub fn instantiate<M>(module: &M, config: &InstanceConfig, legacy: LegacyPolicy) -> Result<Self>
+    /// A module importing anything `host` does not serve fails here, with
+    /// every missing import named.
+    pub fn new<M>(module: &M, host: &FreenetHost, legacy: LegacyPolicy) -> Result<Self>
     where
-        M: Module<Instance = I>,
+        M: Module<Linked = L>,
     {
-        let protocol = Protocol::detect(module.imports());
+        let protocol = Protocol::detect(module.imports().iter().map(|i| (&*i.module, &*i.name)));
         if protocol == Protocol::OneShot && legacy == LegacyPolicy::Refuse {
             return Err(Error::new(
                 ErrorKind::LegacyContract,
@@ -76,7 +87,35 @@ impl<I: Instance> Contract<I> {
                 ),
             ));
         }
-        Ok(Self::from_instance(module.instantiate(config)?, protocol))
+        let linked = module.link(&host.host_functions())?;
+        Ok(Self { linked, protocol })
+    }
+
+    /// How its contracts get their arguments.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// A new instance of the contract set up by `config` (which calls
+    /// `__frnt_set_id` with the instance's id).
+    pub fn instantiate(&self, config: &InstanceConfig) -> Result<Contract<L::Instance>> {
+        Ok(Contract::from_instance(
+            self.linked.instantiate(config)?,
+            self.protocol,
+        ))
+    }
+}
+
+impl<I: Instance> Contract<I> {
+    /// Links `module` against the default [`FreenetHost`] and instantiates
+    /// it: for one instance. For many, link once with
+    /// [`ContractModule::new`].
+    pub fn instantiate<M>(module: &M, config: &InstanceConfig, legacy: LegacyPolicy) -> Result<Self>
+    where
+        M: Module,
+        M::Linked: LinkedModule<Instance = I>,
+    {
+        ContractModule::new(module, &FreenetHost::new(), legacy)?.instantiate(config)
     }
 
     /// A contract over an instance made elsewhere, with the protocol it
@@ -149,7 +188,7 @@ impl<I: Instance> Contract<I> {
         let names = entry.arguments();
         if args.len() != names.len() {
             return Err(Error::new(
-                ErrorKind::SignatureMismatch,
+                ErrorKind::Refill(refill_core::ErrorKind::SignatureMismatch),
                 format!(
                     "{} takes {} arguments ({}), got {}",
                     entry.export(),
@@ -161,45 +200,36 @@ impl<I: Instance> Contract<I> {
         }
         let mut addrs = Vec::with_capacity(args.len());
         for (source, name) in args.into_iter().zip(names) {
-            let placed = match self.protocol {
-                Protocol::Streaming => self.instance.open_stream(source),
-                Protocol::OneShot => self.instance.place_whole(source),
+            let options = match self.protocol {
+                Protocol::Streaming => StreamOptions::new(),
+                Protocol::OneShot => StreamOptions::whole(),
             };
-            match placed {
+            match self.instance.open_stream(source, options) {
                 Ok(addr) => addrs.push(addr),
                 Err(e) => {
                     self.instance.close_streams();
-                    return Err(e.context(format_args!("{}, argument `{name}`", entry.export())));
+                    return Err(Error::from(e)
+                        .context(format_args!("{}, argument `{name}`", entry.export())));
                 }
             }
         }
         let record_addr = self
             .instance
             .call(entry.export(), &addrs)
-            .map_err(|e| e.context(entry.export()))?;
+            .map_err(|e| Error::from(e).context(entry.export()))?;
         self.read_result(entry, record_addr)
     }
 
     /// Reads and checks the record at `addr` and its payload.
     fn read_result(&self, entry: Entry, addr: i64) -> Result<ContractResult> {
         let export = entry.export();
-        let record = self
-            .instance
-            .read_memory(addr, RECORD_LEN)
+        let record = read_record(&self.instance, addr)
             .map_err(|e| e.context(format_args!("{export}'s result record")))?;
-        let record = <[u8; RECORD_LEN as usize]>::try_from(record.as_slice())
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Engine,
-                    format!("the engine read {} bytes of a 16-byte record", record.len()),
-                )
-            })
-            .and_then(|bytes| ResultRecord::decode(&bytes, addr))
-            .map_err(|e| e.context(export))?;
+        let record = ResultRecord::decode(&record, addr).map_err(|e| e.context(export))?;
         let payload = self
             .instance
             .read_memory(record.ptr, u64::from(record.size))
-            .map_err(|e| e.context(format_args!("{export}'s result payload")))?;
+            .map_err(|e| Error::from(e).context(format_args!("{export}'s result payload")))?;
         // freenet-stdlib reports some errors under another kind than the
         // entry point's (a bad `related` argument of `validate_state` comes
         // back as `validate_delta`), so an `Err` payload is the contract's
@@ -228,4 +258,19 @@ impl<I: Instance> Contract<I> {
             contract_error,
         })
     }
+}
+
+/// Reads the 16-byte record a guest returned the address of, checked
+/// against its memory ([`refill_core::ErrorKind::ResultOutOfBounds`]).
+pub(crate) fn read_record(
+    instance: &(impl Instance + ?Sized),
+    addr: i64,
+) -> Result<[u8; RECORD_LEN as usize]> {
+    let bytes = instance.read_memory(addr, RECORD_LEN)?;
+    <[u8; RECORD_LEN as usize]>::try_from(bytes.as_slice()).map_err(|_| {
+        Error::new(
+            ErrorKind::Refill(refill_core::ErrorKind::Engine),
+            format!("the engine read {} bytes of a 16-byte record", bytes.len()),
+        )
+    })
 }

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use refill_core::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 
 use crate::record::ResultKind;
 
@@ -82,7 +82,7 @@ impl FromStr for Entry {
             .find(|e| e.name() == s || e.export() == s)
             .ok_or_else(|| {
                 Error::new(
-                    ErrorKind::MissingExport,
+                    ErrorKind::Refill(refill_core::ErrorKind::MissingExport),
                     format!(
                         "unknown entry point `{s}`: expected validate, update, summarize or delta"
                     ),

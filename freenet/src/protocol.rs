@@ -56,7 +56,7 @@ pub enum LegacyPolicy {
     /// memory limit and `max_payload_bytes`).
     #[default]
     Serve,
-    /// Refuse it with [`refill_core::ErrorKind::LegacyContract`], for hosts
+    /// Refuse it with [`crate::ErrorKind::LegacyContract`], for hosts
     /// that want guest memory bounded by the chunk size.
     Refuse,
 }

@@ -9,7 +9,7 @@
 
 use core::fmt;
 
-use refill_core::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The size of a result record in bytes.
 pub const RECORD_LEN: u64 = 16;

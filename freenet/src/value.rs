@@ -3,7 +3,8 @@
 //! lengths, `u32` enum tags, `u8` option tags) of
 //! `Result<T, ContractError>`, with `T` set by the record's kind.
 
-use refill_core::{Error, ErrorKind, Result};
+use crate::error::Result;
+use crate::wire::Reader;
 
 use crate::record::ResultKind;
 
@@ -41,16 +42,12 @@ pub enum Value<'a> {
 
 /// Decodes `payload` as the serialized `Result` of `kind`: the value, or
 /// the contract's error as freenet-stdlib displays it. A payload that is not
-/// such a serialization is an [`ErrorKind::InvalidResult`].
+/// such a serialization is an [`crate::ErrorKind::InvalidResult`].
 pub fn decode(kind: ResultKind, payload: &[u8]) -> Result<core::result::Result<Value<'_>, String>> {
-    let mut r = Reader {
-        bytes: payload,
-        at: 0,
-        kind,
-    };
+    let mut r = Reader::new(payload, format!("{kind} payload"));
     match r.u32()? {
         0 => {}
-        1 => return Ok(Err(r.contract_error()?)),
+        1 => return Ok(Err(contract_error(&mut r)?)),
         tag => return Err(r.invalid(format!("its Result tag is {tag}, not 0 (Ok) or 1 (Err)"))),
     }
     let value = match kind {
@@ -68,11 +65,7 @@ pub fn decode(kind: ResultKind, payload: &[u8]) -> Result<core::result::Result<V
             }
             tag => return Err(r.invalid(format!("ValidateResult tag {tag} is unknown"))),
         }),
-        ResultKind::ValidateDelta => Value::DeltaValid(match r.u8()? {
-            0 => false,
-            1 => true,
-            b => return Err(r.invalid(format!("bool byte {b} is neither 0 nor 1"))),
-        }),
+        ResultKind::ValidateDelta => Value::DeltaValid(r.bool()?),
         ResultKind::UpdateState => {
             let new_state = match r.u8()? {
                 0 => None,
@@ -91,94 +84,26 @@ pub fn decode(kind: ResultKind, payload: &[u8]) -> Result<core::result::Result<V
     Ok(Ok(value))
 }
 
-/// A cursor over a payload; every read is checked against its length.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    kind: ResultKind,
-}
-
-impl<'a> Reader<'a> {
-    fn invalid(&self, what: impl core::fmt::Display) -> Error {
-        Error::new(
-            ErrorKind::InvalidResult,
-            format!(
-                "the {} payload of {} bytes is not a serialized result: {what} (at byte {})",
-                self.kind,
-                self.bytes.len(),
-                self.at
-            ),
-        )
-    }
-
-    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| self.at.checked_add(len))
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| self.invalid(format!("{len} more bytes were expected")))?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        Ok(self.take(N as u64)?.try_into().expect("N bytes"))
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    /// A length-prefixed byte string.
-    fn bytes(&mut self) -> Result<&'a [u8]> {
-        let len = self.u64()?;
-        self.take(len)
-    }
-
-    fn string(&mut self) -> Result<String> {
-        let bytes = self.bytes()?;
-        core::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| self.invalid("a string is not UTF-8"))
-    }
-
-    fn end(&self) -> Result<()> {
-        if self.at == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(self.invalid("bytes follow the value"))
-        }
-    }
-
-    /// A `ContractError`, displayed as freenet-stdlib displays it.
-    fn contract_error(&mut self) -> Result<String> {
-        let message = match self.u32()? {
-            0 => format!("de/serialization error: {}", self.string()?),
-            1 => "invalid contract update".to_owned(),
-            2 => format!("invalid contract update, reason: {}", self.string()?),
-            3 => "trying to read an invalid state".to_owned(),
-            4 => "trying to read an invalid delta".to_owned(),
-            5 => self.string()?,
-            // `ContractError` is non-exhaustive: a newer stdlib may add more.
-            tag => return Ok(format!("contract error of unknown variant {tag}")),
-        };
-        self.end()?;
-        Ok(message)
-    }
+/// A `ContractError`, displayed as freenet-stdlib displays it.
+fn contract_error(r: &mut Reader<'_>) -> Result<String> {
+    let message = match r.u32()? {
+        0 => format!("de/serialization error: {}", r.string()?),
+        1 => "invalid contract update".to_owned(),
+        2 => format!("invalid contract update, reason: {}", r.string()?),
+        3 => "trying to read an invalid state".to_owned(),
+        4 => "trying to read an invalid delta".to_owned(),
+        5 => r.string()?,
+        // `ContractError` is non-exhaustive: a newer stdlib may add more.
+        tag => return Ok(format!("contract error of unknown variant {tag}")),
+    };
+    r.end()?;
+    Ok(message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn ok(rest: &[u8]) -> Vec<u8> {
         let mut v = 0u32.to_le_bytes().to_vec();

@@ -7,17 +7,27 @@ compile_error!(
     "refill needs at least one engine: enable the feature `wasmi` (default), `wasmtime`, `wasmer` or `all-engines`"
 );
 
+mod table;
+
+// The embedders' guide to host functions, its example run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/host-functions.md")]
+struct HostFunctionsGuide;
+
 mod any;
 mod kind;
 
-pub use any::{AnyEngine, AnyInstance, AnyModule, DynEngine, DynInstance, DynModule};
-pub use kind::EngineKind;
+pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyModule};
+pub use kind::{EngineKind, UnknownEngine};
 pub use refill_core::{
-    self as core, BoxedSource, BytesSource, Engine, EngineConfig, Error, ErrorKind, Instance,
-    InstanceConfig, Limits, Module, ReaderSource, Result, StreamSource, StreamStats, abi,
+    self as core, BoxedSource, BytesSource, Caller, Engine, EngineConfig, Error, ErrorKind,
+    FuncType, HostFunc, HostFunctions, Import, ImportType, Instance, InstanceConfig, InstanceExt,
+    Limits, LinkedModule, Module, Placement, ReaderSource, Result, StateSlot, StreamOptions,
+    StreamSource, StreamStats, Val, ValType, abi,
 };
 
-/// Hosting freenet contracts: the four entry points and their result record.
+/// Hosting freenet contracts and delegates: their entry points, result
+/// records and host imports.
 pub use refill_freenet as freenet;
 #[cfg(feature = "wasmer")]
 pub use refill_wasmer as wasmer;
@@ -26,6 +36,8 @@ pub use refill_wasmi as wasmi;
 #[cfg(feature = "wasmtime")]
 pub use refill_wasmtime as wasmtime;
 
+// The order in which the default is picked, not the list of engines (that
+// is `for_each_engine!`): the most capable engine the build asked for.
 cfg_if::cfg_if! {
     if #[cfg(feature = "wasmtime")] {
         /// The engine refill uses when none is named: the first compiled in

@@ -22,6 +22,7 @@ use std::vec::Vec;
 use arbitrary::Arbitrary;
 use refill_core::{
     BufferDescriptor, BytesSource, ErrorKind, GuestMemory, HostStreams, InstanceConfig, Result,
+    StreamOptions,
 };
 
 const ID: i64 = 7;
@@ -193,12 +194,12 @@ impl GuestMemory for RecordingMemory {
         Ok(())
     }
 
-    fn write_with<R>(
+    fn write_with(
         &mut self,
         addr: u32,
         len: u32,
-        fill: impl FnOnce(&mut [u8]) -> Result<R>,
-    ) -> Result<R> {
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
         let range = self.check("write", addr, len as usize)?;
         fill(&mut self.bytes[range])
     }
@@ -231,9 +232,10 @@ pub fn run(scenario: &Scenario) -> core::result::Result<Report, Violation> {
         .with_instance_id(ID)
         .with_chunk_size(chunk);
     let mut host = HostStreams::new(&config).map_err(|e| Violation(format!("config: {e}")))?;
-    let requested = host
-        .capacity_for(&BytesSource::new(payload.clone()))
-        .map_err(|e| Violation(format!("capacity_for: {e}")))?;
+    let plan = host
+        .plan(&BytesSource::new(payload.clone()), StreamOptions::new())
+        .map_err(|e| Violation(format!("plan: {e}")))?;
+    let requested = plan.capacity();
 
     // The guest lays out its buffer (where it fits) and returns its address.
     let descriptor = scenario.descriptor_at.resolve(size);
@@ -266,10 +268,11 @@ pub fn run(scenario: &Scenario) -> core::result::Result<Report, Violation> {
 
     let mut delivered = 0usize;
     let before = memory.bytes.clone();
-    let primed = host.prime(
+    let primed = host.open(
         &mut memory,
         descriptor,
         Box::new(BytesSource::new(payload.clone())),
+        plan,
     );
     let mut primed_ok = false;
     let mut refused = 0;

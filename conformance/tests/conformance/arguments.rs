@@ -1,6 +1,6 @@
 //! Several streamed arguments in one call, and several calls on one instance.
 
-use refill::{EngineKind, ErrorKind, Instance, Result};
+use refill::{EngineKind, ErrorKind, Instance, InstanceExt, Result, StreamOptions};
 use refill_conformance::{expected_fills, generated, generated_digest, instantiate};
 use refill_testkit::combine3;
 use rstest::rstest;
@@ -47,7 +47,8 @@ fn streams_of_one_call_can_have_their_own_chunk_sizes(#[case] engine: EngineKind
     let chunks = [4u32 << 10, 64 << 10, 256 << 10];
     let mut args = Vec::new();
     for (k, (&len, &chunk)) in lens.iter().zip(&chunks).enumerate() {
-        args.push(instance.open_stream_with_chunk(generated(k as u64, len), chunk)?);
+        let options = StreamOptions::new().with_chunk_size(chunk);
+        args.push(instance.open_stream(generated(k as u64, len), options)?);
     }
     let result = instance.call(fixture.export, &args)?;
     let want = combine3(
@@ -63,7 +64,7 @@ fn streams_of_one_call_can_have_their_own_chunk_sizes(#[case] engine: EngineKind
         .sum();
     assert_eq!(instance.stats().fills, fills, "{engine}");
     let memory = instance.memory_size();
-    let refused = instance.open_stream_with_chunk(generated(0, 10), 4);
+    let refused = instance.open_stream(generated(0, 10), StreamOptions::new().with_chunk_size(4));
     assert_eq!(
         refused.map(|_| ()).unwrap_err().kind(),
         ErrorKind::InvalidChunkSize,

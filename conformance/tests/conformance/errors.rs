@@ -1,7 +1,9 @@
 //! Bad modules, bad calls and failing sources: typed errors, same kind on
 //! every engine, and the instance still usable afterwards.
 
-use refill::{BoxedSource, EngineKind, ErrorKind, Instance, Result, StreamSource};
+use refill::{
+    BoxedSource, EngineKind, ErrorKind, Instance, InstanceExt, Result, StreamOptions, StreamSource,
+};
 use refill_conformance::{generated, generated_digest, instantiate};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -81,7 +83,7 @@ fn modules_without_the_abi_exports_are_refused(#[case] engine: EngineKind) -> Re
 fn foreign_instance_id_traps_with_its_kind(#[case] engine: EngineKind) -> Result<()> {
     let module = wat(FORGER);
     let mut instance = instantiate(engine, &module, 4096)?;
-    let buf = instance.open_stream(generated(0, 100_000))?;
+    let buf = instance.open_stream(generated(0, 100_000), StreamOptions::new())?;
     // -2: ids handed out by refill are positive.
     let result = instance.call("forge", &[buf, -2]);
     assert_eq!(kind_of(result), ErrorKind::WrongInstanceId, "{engine}");
@@ -155,7 +157,8 @@ pub(crate) const FORGER: &str = r#"
 "#;
 
 /// A module that needs an import refill does not provide, or declares the
-/// refill import with the wrong type, fails to instantiate: `Instantiation`.
+/// refill import with the wrong type, fails to link (and so to
+/// instantiate): `MissingImport`.
 #[apply(engines)]
 fn unresolvable_imports_fail_instantiation(#[case] engine: EngineKind) {
     let unknown = wat(
@@ -164,7 +167,7 @@ fn unresolvable_imports_fail_instantiation(#[case] engine: EngineKind) {
     );
     assert_eq!(
         kind_of(instantiate(engine, &unknown, 4096).map(|_| ())),
-        ErrorKind::Instantiation
+        ErrorKind::MissingImport
     );
     let wrong_type = wat(
         r#"(module (import "freenet_contract_io" "__frnt__fill_buffer" (func (param i32 i32) (result i32)))
@@ -173,7 +176,7 @@ fn unresolvable_imports_fail_instantiation(#[case] engine: EngineKind) {
     );
     assert_eq!(
         kind_of(instantiate(engine, &wrong_type, 4096).map(|_| ())),
-        ErrorKind::Instantiation
+        ErrorKind::MissingImport
     );
 }
 

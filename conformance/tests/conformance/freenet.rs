@@ -7,11 +7,12 @@
 //! from refill-freenet's own decoder.
 
 use refill::freenet::{
-    Contract, ContractResult, Entry, LegacyPolicy, Protocol, ResultKind, Validity, Value,
+    Contract, ContractResult, Entry, ErrorKind as FreenetKind, LegacyPolicy, Protocol, Result,
+    ResultKind, Validity, Value,
 };
 use refill::{
-    AnyEngine, AnyInstance, BoxedSource, BytesSource, DynEngine, EngineKind, ErrorKind, Instance,
-    InstanceConfig, IntoBoxedSource, Result,
+    AnyEngine, AnyInstance, BoxedSource, BytesSource, Engine, EngineKind, ErrorKind, Instance,
+    InstanceConfig, IntoBoxedSource,
 };
 use refill_conformance::expected_fills;
 use refill_fixtures::FREENET_LOG;
@@ -234,7 +235,7 @@ fn real_contract_verdicts_and_errors(#[case] engine: EngineKind) -> Result<()> {
         Some("de/serialization error: parameters must be 0, 8 or 9 bytes, got 3")
     );
     let e = r.into_ok().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ContractError);
+    assert_eq!(e.kind(), FreenetKind::ContractError);
 
     // A delta that is neither an append nor a replace.
     let r = c.update_state(source(&[]), source(&state), source(&one_delta(&[7, 1])))?;
@@ -274,7 +275,11 @@ fn real_contract_respects_the_memory_limit(#[case] engine: EngineKind) -> Result
     let mut c = Contract::instantiate(&module, &config, LegacyPolicy::Refuse)?;
     let big = generated(1, 8 << 20);
     let e = c.summarize_state(source(&[]), source(&big)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MemoryLimitExceeded, "{engine}: {e}");
+    assert_eq!(
+        e.kind(),
+        FreenetKind::Refill(ErrorKind::MemoryLimitExceeded),
+        "{engine}: {e}"
+    );
     Ok(())
 }
 
@@ -346,7 +351,7 @@ fn legacy_contracts_are_served_one_shot_or_refused(#[case] engine: EngineKind) -
     assert!(c.instance().memory_size() > state.len() as u64, "{engine}");
 
     let refused = contract(engine, &wasm, LegacyPolicy::Refuse).unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::LegacyContract, "{engine}");
+    assert_eq!(refused.kind(), FreenetKind::LegacyContract, "{engine}");
     Ok(())
 }
 
@@ -413,11 +418,11 @@ fn not_a_contract_is_a_one_line_error(#[case] engine: EngineKind) -> Result<()> 
         };
         vec![(256, r.encode().to_vec())]
     };
-    let cases: Vec<(&str, Vec<u8>, ErrorKind)> = vec![
+    let cases: Vec<(&str, Vec<u8>, FreenetKind)> = vec![
         (
             "no entry point",
             refill_fixtures::DIGEST.wasm.to_vec(),
-            ErrorKind::MissingExport,
+            FreenetKind::Refill(ErrorKind::MissingExport),
         ),
         (
             "wrong signature",
@@ -425,42 +430,42 @@ fn not_a_contract_is_a_one_line_error(#[case] engine: EngineKind) -> Result<()> 
                 r#"(func (export "summarize_state") (param i32) (result i32) (i32.const 0))"#,
                 &[],
             ),
-            ErrorKind::SignatureMismatch,
+            FreenetKind::Refill(ErrorKind::SignatureMismatch),
         ),
         (
             "record pointer outside memory",
             fake_contract(&summarize_returning(0x7fff_0000), &[]),
-            ErrorKind::ResultOutOfBounds,
+            FreenetKind::Refill(ErrorKind::ResultOutOfBounds),
         ),
         (
             "negative record pointer",
             fake_contract(&summarize_returning(-8), &[]),
-            ErrorKind::ResultOutOfBounds,
+            FreenetKind::Refill(ErrorKind::ResultOutOfBounds),
         ),
         (
             "record straddling the end of memory",
             fake_contract(&summarize_returning(131_072 - 8), &[]),
-            ErrorKind::ResultOutOfBounds,
+            FreenetKind::Refill(ErrorKind::ResultOutOfBounds),
         ),
         (
             "garbage record kind",
             fake_contract(&summarize_returning(256), &record_at_256(77, &summary_ok)),
-            ErrorKind::InvalidResult,
+            FreenetKind::InvalidResult,
         ),
         (
             "payload outside memory",
             fake_contract(&summarize_returning(256), &far_record),
-            ErrorKind::ResultOutOfBounds,
+            FreenetKind::Refill(ErrorKind::ResultOutOfBounds),
         ),
         (
             "wrong kind",
             fake_contract(&summarize_returning(256), &record_at_256(0, &ok(&[0; 4]))),
-            ErrorKind::InvalidResult,
+            FreenetKind::InvalidResult,
         ),
         (
             "garbage payload",
             fake_contract(&summarize_returning(256), &record_at_256(3, &[7, 0, 0, 0])),
-            ErrorKind::InvalidResult,
+            FreenetKind::InvalidResult,
         ),
         (
             "trap",
@@ -468,7 +473,7 @@ fn not_a_contract_is_a_one_line_error(#[case] engine: EngineKind) -> Result<()> 
                 r#"(func (export "summarize_state") (param i64 i64) (result i64) unreachable)"#,
                 &[],
             ),
-            ErrorKind::Trap,
+            FreenetKind::Refill(ErrorKind::Trap),
         ),
     ];
     for (what, wasm, expected) in cases {

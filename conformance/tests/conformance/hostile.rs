@@ -17,8 +17,8 @@ use std::io::Cursor;
 use refill::abi::WASM_PAGE_SIZE;
 use refill::core::BufferDescriptor;
 use refill::{
-    AnyInstance, BoxedSource, EngineKind, ErrorKind, Instance, InstanceConfig, ReaderSource,
-    Result, StreamSource,
+    AnyInstance, BoxedSource, EngineKind, ErrorKind, Instance, InstanceConfig, InstanceExt,
+    ReaderSource, Result, StreamOptions, StreamSource,
 };
 use refill_conformance::hostile::{
     Buf, CELL_SENTINEL, DATA, DESCRIPTOR, DRAIN, HostileGuest, Id, LOG, PAGES, PING, READ_CELL,
@@ -181,7 +181,7 @@ fn assert_prime_rejected(engine: EngineKind, guest: &HostileGuest, kind: ErrorKi
     let mut instance = start(engine, guest)?;
     instance.call(SETUP, &[])?;
     let before = memory(&instance)?;
-    let result = instance.open_stream(generated(1, LEN));
+    let result = instance.open_stream(generated(1, LEN), StreamOptions::new());
     assert_eq!(kind_of(result), kind, "{engine}: open_stream");
     assert_bytes(
         &memory(&instance)?,
@@ -437,7 +437,7 @@ fn capacity_four_primes_the_header_then_refills_four_bytes(
 ) -> Result<()> {
     let len = 37;
     let mut instance = start(engine, &guest_with(|d| d.capacity = 4))?;
-    let d = instance.open_stream(generated(8, len))?;
+    let d = instance.open_stream(generated(8, len), StreamOptions::new())?;
     assert_eq!(d, i64::from(DESCRIPTOR));
     assert_eq!(u32_at(&instance, DATA)?, len as u32, "{engine}: header");
     assert_eq!(u32_at(&instance, READ_CELL)?, 0);
@@ -641,10 +641,10 @@ fn checks_run_in_the_documented_order(#[case] engine: EngineKind) -> Result<()> 
 #[apply(engines)]
 fn second_stream_at_an_open_descriptor_overlaps(#[case] engine: EngineKind) -> Result<()> {
     let mut instance = start(engine, &guest())?;
-    let d = instance.open_stream(generated(6, LEN))?;
+    let d = instance.open_stream(generated(6, LEN), StreamOptions::new())?;
     let before = memory(&instance)?;
     assert_eq!(
-        kind_of(instance.open_stream(generated(7, LEN))),
+        kind_of(instance.open_stream(generated(7, LEN), StreamOptions::new())),
         ErrorKind::BufferOverlap,
         "{engine}"
     );
@@ -714,7 +714,7 @@ fn guest_without_its_id_is_refused(#[case] engine: EngineKind) -> Result<()> {
 #[apply(engines)]
 fn another_live_instance_id_is_refused(#[case] engine: EngineKind) -> Result<()> {
     let mut victim = start(engine, &guest())?;
-    let d = victim.open_stream(generated(9, LEN))?;
+    let d = victim.open_stream(generated(9, LEN), StreamOptions::new())?;
     let before = (memory(&victim)?, victim.stats());
     let forger = guest().with_entry(
         "forge",
@@ -1194,7 +1194,7 @@ fn source_failing_mid_stream_fails_the_call(#[case] engine: EngineKind) -> Resul
 #[apply(engines)]
 fn source_failing_at_priming_fails_open_stream(#[case] engine: EngineKind) -> Result<()> {
     let mut instance = start(engine, &guest())?;
-    let result = instance.open_stream(FailingSource::boxed(30, LEN, 1));
+    let result = instance.open_stream(FailingSource::boxed(30, LEN, 1), StreamOptions::new());
     assert_eq!(kind_of(result), ErrorKind::SourceFailed, "{engine}");
     assert_eq!(instance.stats().streams, 0);
     assert_eq!(
@@ -1250,7 +1250,7 @@ fn overlong_source_fails_at_its_last_refill(#[case] engine: EngineKind) -> Resul
 #[apply(engines)]
 fn overlong_source_fails_at_priming(#[case] engine: EngineKind) -> Result<()> {
     let mut instance = start(engine, &guest())?;
-    let result = instance.open_stream(overlong(34, 100));
+    let result = instance.open_stream(overlong(34, 100), StreamOptions::new());
     assert_eq!(kind_of(result), ErrorKind::SourceOverlong, "{engine}");
     assert_eq!(instance.stats().streams, 0);
     let written = instance.read_memory(DATA.into(), 104)?;

@@ -3,7 +3,10 @@
 
 use std::sync::Barrier;
 
-use refill::{DynEngine, DynModule, EngineKind, ErrorKind, Instance, InstanceConfig, Result};
+use refill::{
+    Engine, EngineKind, ErrorKind, Instance, InstanceConfig, InstanceExt, Module, Result,
+    StreamOptions,
+};
 use refill_conformance::{generated, generated_digest};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -45,7 +48,8 @@ fn many_instances_on_many_threads_never_cross_talk(#[case] engine: EngineKind) -
                             let seed = round * 1000 + t * 10 + k as u64;
                             let len = 200_000 + seed * 13;
                             // The forger strikes between the honest refills.
-                            let buf = forging.open_stream(generated(seed, 10_000))?;
+                            let buf = forging
+                                .open_stream(generated(seed, 10_000), StreamOptions::new())?;
                             let victim = instance.instance_id();
                             let forged = forging.call("forge", &[buf, victim]);
                             assert_eq!(kind_of(forged), ErrorKind::WrongInstanceId, "{engine}");

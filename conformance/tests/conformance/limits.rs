@@ -1,7 +1,10 @@
 //! One `Limits` value, honoured by every engine: each limit exceeded is a
 //! typed error, and the instance (or a fresh one) works afterwards.
 
-use refill::{EngineConfig, EngineKind, ErrorKind, Instance, InstanceConfig, Limits, Result};
+use refill::{
+    EngineConfig, EngineKind, ErrorKind, Instance, InstanceConfig, InstanceExt, Limits, Result,
+    StreamOptions,
+};
 use refill_conformance::{generated, generated_digest, instantiate_with};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -117,9 +120,9 @@ fn streaming_within_the_budget_is_unaffected(#[case] engine: EngineKind) -> Resu
 #[apply(engines)]
 fn fuel_without_metering_is_refused(#[case] engine: EngineKind) -> Result<()> {
     let unmetered = refill::AnyEngine::with_config(engine, &EngineConfig::default())?;
-    let module = refill::DynEngine::compile(&unmetered, &wat(GROWER))?;
+    let module = refill::Engine::compile(&unmetered, &wat(GROWER))?;
     let limits = Limits::default().with_fuel(Some(1000));
-    let result = refill::DynModule::instantiate(&module, &config(limits));
+    let result = refill::Module::instantiate(&module, &config(limits));
     assert_eq!(
         kind_of(result.map(|_| ())),
         ErrorKind::Unsupported,
@@ -136,7 +139,7 @@ fn payload_over_the_limit_is_refused(#[case] engine: EngineKind) -> Result<()> {
     let mut instance = instantiate_with(engine, fixture.wasm, &config(limits))?;
     let before = instance.memory_size();
     assert_eq!(
-        kind_of(instance.open_stream(generated(0, 1001))),
+        kind_of(instance.open_stream(generated(0, 1001), StreamOptions::new())),
         ErrorKind::PayloadTooLarge
     );
     assert_eq!(instance.memory_size(), before);

@@ -1,23 +1,33 @@
 //! The conformance suite: every case runs on every compiled engine.
 //!
-//! The engine list is written once, in the `engines` template below; a case
-//! applies it with `#[apply(engines)]` and takes `#[case] engine: EngineKind`,
-//! so each test's name contains its engine (`..::case_2_wasmtime::..`).
+//! The engine list is the facade's one table (`refill::for_each_engine!`):
+//! the `engines` template below is generated from it, a case applies it
+//! with `#[apply(engines)]` and takes `#[case] engine: EngineKind`, so each
+//! test's name contains its engine (`..::case_2_wasmtime::..`).
 
 use rstest_reuse::template;
 
-#[template]
-#[rstest]
-#[cfg_attr(feature = "wasmi", case::wasmi(refill::EngineKind::Wasmi))]
-#[cfg_attr(feature = "wasmtime", case::wasmtime(refill::EngineKind::Wasmtime))]
-#[cfg_attr(feature = "wasmer", case::wasmer(refill::EngineKind::Wasmer))]
-fn engines(#[case] engine: refill::EngineKind) {}
+macro_rules! engines_template {
+    ($($variant:ident $name:ident $feature:literal $krate:ident $engine:ident $module:ident
+       $linked:ident $instance:ident $version:literal $summary:literal;)*) => {
+        #[template]
+        #[rstest]
+        $(#[cfg_attr(feature = $feature, case::$name(refill::EngineKind::$variant))])*
+        fn engines(#[case] engine: refill::EngineKind) {}
+    };
+}
+
+refill::for_each_engine!(engines_template);
 
 mod arguments;
 mod cross_engine;
+mod delegates;
 mod differential;
 mod errors;
 mod freenet;
+mod freenet_imports;
+mod freenet_wire;
+mod host_functions;
 mod hostile;
 mod isolation;
 mod limits;

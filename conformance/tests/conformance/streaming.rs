@@ -1,6 +1,6 @@
 //! Payload sizes around every chunk boundary, through the zero-copy reader.
 
-use refill::{EngineKind, Result};
+use refill::{EngineKind, InstanceExt, Result};
 use refill_conformance::{expected_fills, generated, generated_digest, payload_sizes, run};
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -27,7 +27,7 @@ fn digest_matches_host_for_every_size(
     let fixture = &refill_fixtures::DIGEST_RECORD;
     let mut instance = refill_conformance::instantiate(engine, fixture.wasm, chunk)?;
     let addr =
-        refill::Instance::call_with_streams(&mut instance, fixture.export, [generated(seed, len)])?;
+        InstanceExt::call_with_streams(&mut instance, fixture.export, [generated(seed, len)])?;
     let (digest, got_len) = record(&refill::Instance::read_memory(&instance, addr, 16)?);
     let stats = refill::Instance::stats(&instance);
     assert_eq!(got_len, len, "{engine}: length");

@@ -1,6 +1,6 @@
 //! Instances and modules cross threads.
 
-use refill::{DynEngine, DynModule, EngineKind, Instance, InstanceConfig, Result};
+use refill::{Engine, EngineKind, InstanceConfig, InstanceExt, Module, Result};
 use refill_conformance::{generated, generated_digest};
 use rstest::rstest;
 use rstest_reuse::apply;

@@ -60,7 +60,7 @@ pub unsafe fn free_buffer(descriptor: i64) {
 }
 
 /// The payload the host placed whole in the buffer at `descriptor` with the
-/// one-shot protocol (`Instance::place_whole`: no header, `last_write`
+/// one-shot protocol (`StreamOptions::whole()`: no header, `last_write`
 /// bytes from `start`), or `None` if `last_write` exceeds the capacity.
 ///
 /// # Safety

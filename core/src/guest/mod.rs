@@ -4,7 +4,7 @@
 //!
 //! Built for `wasm32`, this module also defines the two exports and declares
 //! the `__frnt__fill_buffer` import, so a contract only needs
-//! [`StreamReader::from_arg`]. On other targets the reader works over any
+//! `StreamReader::from_arg` (wasm32 only). On other targets the reader works over any
 //! [`Refill`], which is how it is tested natively.
 
 #![allow(unsafe_code)]

@@ -1,11 +1,12 @@
 //! wasmer's errors as refill-core errors, and refill's errors as wasmer traps.
+//! The leaf of the crate: it uses nothing else of it.
 
 use core::fmt;
 
 use refill_core::{Error, ErrorKind};
 use wasmer::RuntimeError;
 
-/// A refill error raised inside `__frnt__fill_buffer`, carried through the
+/// A refill error raised inside a host function, carried through the
 /// guest's trap back to the embedder with its kind intact.
 #[derive(Debug)]
 pub(crate) struct RefillTrap(pub(crate) Error);
@@ -20,8 +21,13 @@ impl fmt::Display for RefillTrap {
 // counterpart of wasmi's `HostError`.
 impl core::error::Error for RefillTrap {}
 
-/// The refill error behind a failed call: the one the import raised, or the
-/// guest's own trap.
+/// A refill error as the wasmer error that traps the guest.
+pub(crate) fn trap(error: Error) -> RuntimeError {
+    RuntimeError::user(Box::new(RefillTrap(error)))
+}
+
+/// The refill error behind a failed call: the one a host function raised,
+/// or the guest's own trap.
 pub(crate) fn from_call(error: RuntimeError) -> Error {
     if !error.is::<RefillTrap>() {
         return Error::trap("guest call failed").with_source(error);

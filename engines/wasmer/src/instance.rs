@@ -1,34 +1,38 @@
 //! An instance of a guest under wasmer.
 //!
-//! wasmer 7's `Store` is `!Send` (its VM objects hold raw pointers and
-//! `Box<dyn Any>`; wasmer issue #7001), while refill-core's `Instance` must be
+//! wasmer 7's `Store` is `!Send` (it holds `Rc`s, its VM objects raw
+//! pointers; wasmer issue #7001), while refill-core's `Instance` must be
 //! `Send`. Without `unsafe`, the way to have both is to keep the store on one
 //! thread: a [`LocalInstance`] (the store and the exports, the counterpart of
-//! wasmi's instance) lives on a worker thread of its own, and
-//! [`WasmerInstance`] is the handle that sends it each operation as a closure
-//! and waits for the answer. Streaming itself runs on the worker (the import
-//! never leaves it), so the hand-over costs once per call, not per refill.
+//! wasmtime's instance, with refill-core's [`Bindings`]) lives on a worker
+//! thread of its own, and [`WasmerInstance`] is the handle that sends it each
+//! operation as a closure and waits for the answer. Streaming itself runs on
+//! the worker (host functions never leave it), so the hand-over costs once
+//! per call, not per refill.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
 
 use refill_core::abi::SET_ID;
-use refill_core::engine::{bindings, check_entry_signature};
-use refill_core::stream::StreamStats;
-use refill_core::{Bindings, BoxedSource, Error, ErrorKind, HostStreams, Instance, Result};
+use refill_core::host::BoxedState;
+use refill_core::instance::check_entry_signature;
+use refill_core::{
+    Bindings, BoxedSource, Error, ErrorKind, GuestMemory, HostData, Instance, Result,
+    StreamOptions, StreamStats,
+};
 use wasmer::{FunctionEnv, Memory, RuntimeError, Store, Type, TypedFunction, Value};
 
-use crate::engine::HostState;
 use crate::limits::{InstanceLimits, START_EXPORT};
-use crate::memory::{ViewMemory, with_memory};
+use crate::memory::ViewMemory;
+use crate::state::StoreData;
 
 /// One instance on its worker thread: its store, its function environment
-/// (streams, memory), the exports refill calls and its limits.
+/// (host data, memory), the exports refill calls and its limits.
 #[derive(Debug)]
 pub(crate) struct LocalInstance {
     store: Store,
-    env: FunctionEnv<HostState>,
+    env: FunctionEnv<StoreData>,
     instance: wasmer::Instance,
     memory: Memory,
     initiate_buffer: TypedFunction<u32, i64>,
@@ -38,7 +42,7 @@ pub(crate) struct LocalInstance {
 impl LocalInstance {
     pub(crate) fn new(
         store: Store,
-        env: FunctionEnv<HostState>,
+        env: FunctionEnv<StoreData>,
         instance: wasmer::Instance,
         memory: Memory,
         initiate_buffer: TypedFunction<u32, i64>,
@@ -89,8 +93,10 @@ impl LocalInstance {
             })
     }
 
-    /// Calls `__frnt_set_id` with the instance's id, when the module exports it.
-    pub(crate) fn set_id(&mut self, instance_id: i64) -> Result<()> {
+    /// Calls `__frnt_set_id` with the instance's id (its host data's, the one
+    /// its refill calls are accepted with), when the module exports it.
+    pub(crate) fn set_id(&mut self) -> Result<()> {
+        let instance_id = self.host_data().streams().instance_id();
         let Ok(set_id) = self.instance.exports.get_function(SET_ID) else {
             return Ok(());
         };
@@ -102,8 +108,6 @@ impl LocalInstance {
 }
 
 impl Bindings for LocalInstance {
-    type Memory<'a> = ViewMemory<'a>;
-
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
         let initiate_buffer = self.initiate_buffer.clone();
         self.guest_call(|store| initiate_buffer.call(store, capacity))
@@ -137,21 +141,27 @@ impl Bindings for LocalInstance {
         }
     }
 
-    fn with_memory<R>(&mut self, f: impl FnOnce(&mut ViewMemory<'_>, &mut HostStreams) -> R) -> R {
-        let env = self.env.clone().into_mut(&mut self.store);
-        with_memory(&self.memory, env, f)
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut dyn GuestMemory, &mut HostData) -> R) -> R {
+        let mut env = self.env.clone().into_mut(&mut self.store);
+        let (data, store) = env.data_and_store_mut();
+        let mut view = ViewMemory::new(self.memory.view(&store));
+        f(&mut view, &mut data.host)
     }
 
-    fn view_memory<R>(&self, f: impl FnOnce(&ViewMemory<'_>) -> R) -> R {
-        f(&ViewMemory::new(self.memory.view(&self.store)))
+    fn memory_size(&self) -> u64 {
+        self.memory.view(&self.store).data_size()
     }
 
-    fn streams(&self) -> &HostStreams {
-        &self.env.as_ref(&self.store).streams
+    fn read_guest(&self, addr: u32, dst: &mut [u8]) -> Result<()> {
+        ViewMemory::new(self.memory.view(&self.store)).read(addr, dst)
     }
 
-    fn streams_mut(&mut self) -> &mut HostStreams {
-        &mut self.env.as_mut(&mut self.store).streams
+    fn host_data(&self) -> &HostData {
+        &self.env.as_ref(&self.store).host
+    }
+
+    fn host_data_mut(&mut self) -> &mut HostData {
+        &mut self.env.as_mut(&mut self.store).host
     }
 }
 
@@ -269,43 +279,43 @@ impl Drop for WasmerInstance {
 }
 
 impl Instance for WasmerInstance {
-    fn open_stream(&mut self, source: BoxedSource) -> Result<i64> {
-        self.run(move |local| bindings::open_stream(local, source))?
+    fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64> {
+        self.run(move |local| local.open_stream(source, options))?
     }
 
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let (export, args) = (export.to_owned(), args.to_vec());
-        self.run(move |local| bindings::call(local, &export, &args))?
-    }
-
-    fn open_stream_with_chunk(&mut self, source: BoxedSource, chunk_size: u32) -> Result<i64> {
-        self.run(move |local| bindings::open_stream_with_chunk(local, source, chunk_size))?
-    }
-
-    fn place_whole(&mut self, source: BoxedSource) -> Result<i64> {
-        self.run(move |local| bindings::place_whole(local, source))?
+        self.run(move |local| local.call(&export, &args))?
     }
 
     fn close_streams(&mut self) {
         // Only fails when the worker is gone, and its streams with it.
-        let _ = self.run(|local| local.streams_mut().release_all());
+        let _ = self.run(|local| local.close_streams());
     }
 
     fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
-        self.run(move |local| bindings::read_memory(local, addr, len))?
+        self.run(move |local| local.read_memory(addr, len))?
     }
 
     fn memory_size(&self) -> u64 {
         // A lost worker has no memory left.
-        self.run(|local| bindings::memory_size(local)).unwrap_or(0)
+        self.run(|local| Instance::memory_size(local)).unwrap_or(0)
     }
 
     fn stats(&self) -> StreamStats {
-        self.run(|local| local.streams().stats())
-            .unwrap_or_default()
+        self.run(|local| local.stats()).unwrap_or_default()
     }
 
     fn instance_id(&self) -> i64 {
         self.instance_id
+    }
+
+    fn take_state(&mut self, index: usize) -> Result<BoxedState> {
+        self.run(move |local| local.take_state(index))?
+    }
+
+    fn put_state(&mut self, index: usize, state: BoxedState) -> Result<()> {
+        // The state is `Send + 'static`: it travels to the worker by value.
+        self.run(move |local| local.put_state(index, state))?
     }
 }

@@ -8,7 +8,8 @@ mod import;
 mod instance;
 mod limits;
 mod memory;
+mod state;
 
-pub use engine::{WasmerEngine, WasmerModule};
+pub use engine::{WasmerEngine, WasmerLinkedModule, WasmerModule};
 pub use instance::WasmerInstance;
 pub use wasmer;

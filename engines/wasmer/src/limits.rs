@@ -93,9 +93,20 @@ struct Globals {
 #[derive(Debug, Default)]
 pub(crate) struct MemoryLimiter {
     layout: Mutex<Option<Layout>>,
+    /// Why the limiter refused the module, if it did (see [`MemoryLimiter::refusal`]).
+    refused: Mutex<Option<String>>,
 }
 
 impl MemoryLimiter {
+    /// Why the limiter made the compilation fail, as refill-core's error:
+    /// wasmer's own error only carries the message.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused
+            .as_ref()
+            .map(|message| Error::new(ErrorKind::Unsupported, message.clone()))
+    }
+
     /// What the limiter recorded of the module it compiled.
     pub(crate) fn layout(&self) -> Result<Layout> {
         self.layout
@@ -128,6 +139,25 @@ impl ModuleMiddleware for MemoryLimiter {
     }
 
     fn transform_module_info(&self, info: &mut ModuleInfo) -> Result<(), MiddlewareError> {
+        // wasmer 7.4's singlepass builds a trampoline for every imported
+        // function type and panics (an assertion) on one with more than one
+        // result. The limiter sees the module first, so it refuses such a
+        // module with an error instead of letting a guest's import panic
+        // the host.
+        let multi_result: Vec<String> = info
+            .imported_function_types()
+            .filter(|ty| ty.results().len() > 1)
+            .map(|ty| format!("`{ty}`"))
+            .collect();
+        if !multi_result.is_empty() {
+            let message = format!(
+                "wasmer's singlepass compiler cannot call an imported function with more than \
+                 one result (the module imports {})",
+                multi_result.join(", ")
+            );
+            *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.clone());
+            return Err(MiddlewareError::new(MIDDLEWARE_NAME, message));
+        }
         let mut layout = self.layout.lock().unwrap_or_else(PoisonError::into_inner);
         if layout.is_some() {
             return Err(MiddlewareError::new(

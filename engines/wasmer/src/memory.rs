@@ -8,10 +8,8 @@
 //! own check behind it is a second line of defence.
 
 use refill_core::memory::out_of_bounds;
-use refill_core::{GuestMemory, HostStreams, Result};
-use wasmer::{FunctionEnvMut, Memory, MemoryAccessError, MemoryView, WasmSlice};
-
-use crate::engine::HostState;
+use refill_core::{GuestMemory, Result};
+use wasmer::{MemoryAccessError, MemoryView, WasmSlice};
 
 /// A view of one instance's linear memory as refill-core's `GuestMemory`.
 #[derive(Debug)]
@@ -61,12 +59,12 @@ impl GuestMemory for ViewMemory<'_> {
             .map_err(|e| self.refused(addr, src.len(), e))
     }
 
-    fn write_with<R>(
+    fn write_with(
         &mut self,
         addr: u32,
         len: u32,
-        fill: impl FnOnce(&mut [u8]) -> Result<R>,
-    ) -> Result<R> {
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
         self.check(addr, len as usize)?;
         // For wasmer's native backend the guard borrows guest memory in place
         // (an owned copy, written back on drop, only exists for the browser).
@@ -77,21 +75,10 @@ impl GuestMemory for ViewMemory<'_> {
     }
 }
 
-/// Borrows the guest's memory and the instance's streams at once.
-pub(crate) fn with_memory<R>(
-    memory: &Memory,
-    mut env: FunctionEnvMut<'_, HostState>,
-    f: impl FnOnce(&mut ViewMemory<'_>, &mut HostStreams) -> R,
-) -> R {
-    let (state, store) = env.data_and_store_mut();
-    let mut bytes = ViewMemory::new(memory.view(&store));
-    f(&mut bytes, &mut state.streams)
-}
-
 #[cfg(test)]
 mod tests {
     use refill_core::ErrorKind;
-    use wasmer::{MemoryType, Store};
+    use wasmer::{Memory, MemoryType, Store};
 
     use super::*;
 
@@ -105,16 +92,24 @@ mod tests {
 
         guest.write_u32(size as u32 - 4, 0xDEAD_BEEF).unwrap();
         assert_eq!(guest.read_u32(size as u32 - 4).unwrap(), 0xDEAD_BEEF);
-        let filled = guest.write_with(8, 4, |dst| {
+        let mut filled = 0;
+        let written = guest.write_with(8, 4, &mut |dst| {
             dst.copy_from_slice(b"abcd");
-            Ok(dst.len())
+            filled = dst.len();
+            Ok(())
         });
-        assert_eq!(filled.unwrap(), 4);
+        assert!(written.is_ok());
+        assert_eq!(filled, 4);
         let mut back = [0; 4];
         guest.read(8, &mut back).unwrap();
         assert_eq!(&back, b"abcd");
-        let at_end = guest.write_with(size as u32, 0, |dst| Ok(dst.len()));
-        assert_eq!(at_end.unwrap(), 0);
+        let mut at_end = usize::MAX;
+        let written = guest.write_with(size as u32, 0, &mut |dst| {
+            at_end = dst.len();
+            Ok(())
+        });
+        assert!(written.is_ok());
+        assert_eq!(at_end, 0);
 
         let kind = |r: Result<()>| r.unwrap_err().kind();
         assert_eq!(
@@ -130,14 +125,14 @@ mod tests {
             ErrorKind::ResultOutOfBounds
         );
         let mut called = false;
-        let past_end = guest.write_with(size as u32 - 2, 4, |_| {
+        let past_end = guest.write_with(size as u32 - 2, 4, &mut |_| {
             called = true;
             Ok(())
         });
         assert_eq!(kind(past_end), ErrorKind::ResultOutOfBounds);
         assert!(!called, "the closure never sees an out-of-range slice");
         assert_eq!(
-            kind(guest.write_with(u32::MAX, u32::MAX, |_| Ok(()))),
+            kind(guest.write_with(u32::MAX, u32::MAX, &mut |_| Ok(()))),
             ErrorKind::ResultOutOfBounds
         );
     }

@@ -1,19 +1,19 @@
 //! An instance of a guest under wasmi: the [`Bindings`] refill-core builds
 //! every [`refill_core::Instance`] operation on.
 
-use refill_core::engine::check_entry_signature;
-use refill_core::{Bindings, Error, HostStreams, Result};
+use refill_core::instance::check_entry_signature;
+use refill_core::memory::checked_slice_range;
+use refill_core::{Bindings, Error, GuestMemory, HostData, Result};
 use wasmi::{Memory, Store, TypedFunc, Val, ValType};
 
-use crate::engine::{HostState, prepare_call};
-use crate::error::from_call;
-use crate::memory::with_memory;
+use crate::state::{StoreData, prepare_call};
 
-/// One instance: its store (streams, memory) and the exports refill calls.
+/// One instance: its store (host data, memory, limits) and the exports
+/// refill calls.
 #[derive(Debug)]
 pub struct WasmiInstance {
     /// Boxed: wasmi's store is large (~1.7 KB) and instances move around.
-    store: Box<Store<HostState>>,
+    store: Box<Store<StoreData>>,
     instance: wasmi::Instance,
     memory: Memory,
     initiate_buffer: TypedFunc<u32, i64>,
@@ -21,7 +21,7 @@ pub struct WasmiInstance {
 
 impl WasmiInstance {
     pub(crate) fn new(
-        store: Store<HostState>,
+        store: Store<StoreData>,
         instance: wasmi::Instance,
         memory: Memory,
         initiate_buffer: TypedFunc<u32, i64>,
@@ -36,13 +36,11 @@ impl WasmiInstance {
 }
 
 impl Bindings for WasmiInstance {
-    type Memory<'a> = [u8];
-
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
         prepare_call(&mut self.store)?;
         self.initiate_buffer
             .call(&mut *self.store, capacity)
-            .map_err(|e| from_call(e, self.store.data_mut()))
+            .map_err(|e| self.store.data_mut().call_error(e))
     }
 
     fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
@@ -63,26 +61,34 @@ impl Bindings for WasmiInstance {
         let mut output = [Val::I64(0)];
         prepare_call(&mut self.store)?;
         func.call(&mut *self.store, &inputs, &mut output)
-            .map_err(|e| from_call(e, self.store.data_mut()))?;
+            .map_err(|e| self.store.data_mut().call_error(e))?;
         match output {
             [Val::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
         }
     }
 
-    fn with_memory<R>(&mut self, f: impl FnOnce(&mut [u8], &mut HostStreams) -> R) -> R {
-        with_memory(self.memory, &mut *self.store, f)
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut dyn GuestMemory, &mut HostData) -> R) -> R {
+        let (mut bytes, data) = self.memory.data_and_store_mut(&mut *self.store);
+        f(&mut bytes, &mut data.host)
     }
 
-    fn view_memory<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        f(self.memory.data(&*self.store))
+    fn memory_size(&self) -> u64 {
+        self.memory.data_size(&*self.store) as u64
     }
 
-    fn streams(&self) -> &HostStreams {
-        &self.store.data().streams
+    fn read_guest(&self, addr: u32, dst: &mut [u8]) -> Result<()> {
+        let bytes = self.memory.data(&*self.store);
+        let range = checked_slice_range(addr, dst.len(), bytes.len())?;
+        dst.copy_from_slice(&bytes[range]);
+        Ok(())
     }
 
-    fn streams_mut(&mut self) -> &mut HostStreams {
-        &mut self.store.data_mut().streams
+    fn host_data(&self) -> &HostData {
+        &self.store.data().host
+    }
+
+    fn host_data_mut(&mut self) -> &mut HostData {
+        &mut self.store.data_mut().host
     }
 }

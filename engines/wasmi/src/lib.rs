@@ -7,7 +7,8 @@ mod error;
 mod import;
 mod instance;
 mod memory;
+mod state;
 
-pub use engine::{WasmiEngine, WasmiModule};
+pub use engine::{WasmiEngine, WasmiLinkedModule, WasmiModule};
 pub use instance::WasmiInstance;
 pub use wasmi;

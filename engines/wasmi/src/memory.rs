@@ -2,26 +2,15 @@
 //! that keeps it within `Limits::max_memory_bytes`.
 //!
 //! wasmi lends the memory as a plain `&mut [u8]`, which refill-core already
-//! treats as guest memory with checked access: this module only names the
-//! way to borrow it together with the host state.
+//! treats as guest memory with checked access (`&mut bytes` is a
+//! `&mut dyn GuestMemory`), so there is no adapter type here; this module
+//! holds the [`MemoryLimiter`].
 
-use refill_core::{Error, ErrorKind, HostStreams};
+use refill_core::{Error, ErrorKind};
+use wasmi::ResourceLimiter;
 use wasmi::errors::{MemoryError, TableError};
-use wasmi::{AsContextMut, Memory, ResourceLimiter};
 // wasmi 2.0 does not re-export the error type of its own `ResourceLimiter`.
 use wasmi_core::LimiterError;
-
-use crate::engine::HostState;
-
-/// Borrows the guest's memory bytes and the instance's streams at once.
-pub(crate) fn with_memory<R>(
-    memory: Memory,
-    mut store: impl AsContextMut<Data = HostState>,
-    f: impl FnOnce(&mut [u8], &mut HostStreams) -> R,
-) -> R {
-    let (bytes, state) = memory.data_and_store_mut(store.as_context_mut());
-    f(bytes, &mut state.streams)
-}
 
 /// wasmi's defaults for the number of instances, tables and memories of a
 /// store (its own constants are private).

@@ -1,26 +1,17 @@
-//! The wasmtime engine and its compiled modules.
+//! The wasmtime engine, its compiled modules and their linked form.
 
 use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
 use refill_core::{
-    Engine, EngineConfig, Error, ErrorKind, HostStreams, InstanceConfig, Module, Result,
+    Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, InstanceConfig, Linkage,
+    LinkedModule, Module, Result,
 };
-use wasmtime::{Linker, Memory, Store};
+use wasmtime::{InstancePre, Linker, Store};
 
 use crate::error::{engine_error, from_call, from_instantiation};
-use crate::import::define_fill_buffer;
-use crate::instance::{WasmtimeInstance, refuel};
+use crate::import::{define, import_type};
+use crate::instance::WasmtimeInstance;
 use crate::memory::MemoryLimiter;
-
-/// What one instance's store holds: its streams, its own memory handle and
-/// the limiter of its memory.
-#[derive(Debug)]
-pub(crate) struct HostState {
-    pub(crate) streams: HostStreams,
-    /// Set right after instantiation, before the guest can call the import.
-    pub(crate) memory: Option<Memory>,
-    /// Enforces `Limits::max_memory_bytes` on every memory of the instance.
-    pub(crate) limiter: MemoryLimiter,
-}
+use crate::state::{StoreData, refuel};
 
 /// The wasmtime JIT (Cranelift), configured for refill.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +26,18 @@ impl WasmtimeEngine {
     /// An engine with wasmtime's default configuration (no fuel metering).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An engine built for `config`.
+    pub fn with_config(config: &EngineConfig) -> Result<Self> {
+        let mut wasmtime_config = wasmtime::Config::new();
+        wasmtime_config.consume_fuel(config.fuel_metering);
+        let engine = wasmtime::Engine::new(&wasmtime_config)
+            .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
+        Ok(Self {
+            engine,
+            fuel_metering: config.fuel_metering,
+        })
     }
 
     /// An engine over an existing wasmtime engine (own configuration). Fuel
@@ -52,17 +55,9 @@ impl WasmtimeEngine {
 
 impl Engine for WasmtimeEngine {
     type Module = WasmtimeModule;
-    const NAME: &'static str = "wasmtime";
 
-    fn with_config(config: &EngineConfig) -> Result<Self> {
-        let mut wasmtime_config = wasmtime::Config::new();
-        wasmtime_config.consume_fuel(config.fuel_metering);
-        let engine = wasmtime::Engine::new(&wasmtime_config)
-            .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
-        Ok(Self {
-            engine,
-            fuel_metering: config.fuel_metering,
-        })
+    fn name(&self) -> &'static str {
+        "wasmtime"
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
@@ -70,8 +65,7 @@ impl Engine for WasmtimeEngine {
             engine_error(ErrorKind::InvalidModule, "wasmtime rejected the module", e)
         })?;
         Ok(WasmtimeModule {
-            engine: self.engine.clone(),
-            fuel_metering: self.fuel_metering,
+            engine: self.clone(),
             module,
         })
     }
@@ -80,41 +74,89 @@ impl Engine for WasmtimeEngine {
 /// A module compiled by wasmtime.
 #[derive(Clone, Debug)]
 pub struct WasmtimeModule {
-    engine: wasmtime::Engine,
-    fuel_metering: bool,
+    engine: WasmtimeEngine,
     module: wasmtime::Module,
 }
 
 impl Module for WasmtimeModule {
-    type Instance = WasmtimeInstance;
+    type Linked = WasmtimeLinkedModule;
 
-    fn imports(&self) -> Vec<(String, String)> {
+    fn imports(&self) -> Vec<Import> {
         self.module
             .imports()
-            .map(|i| (i.module().to_owned(), i.name().to_owned()))
+            .map(|i| Import {
+                module: i.module().to_owned(),
+                name: i.name().to_owned(),
+                ty: import_type(&i.ty()),
+            })
             .collect()
     }
 
+    fn link(&self, host: &HostFunctions) -> Result<WasmtimeLinkedModule> {
+        let linkage = host.link(&self.imports())?;
+        let mut linker = Linker::<StoreData>::new(&self.engine.engine);
+        for func in linkage.funcs() {
+            define(&mut linker, func)
+                .map_err(|e| engine_error(ErrorKind::Engine, "cannot define a host function", e))?;
+        }
+        let pre = linker.instantiate_pre(&self.module).map_err(|e| {
+            engine_error(
+                ErrorKind::MissingImport,
+                "wasmtime cannot link the module",
+                e,
+            )
+        })?;
+        Ok(WasmtimeLinkedModule {
+            engine: self.engine.clone(),
+            pre,
+            linkage,
+        })
+    }
+}
+
+/// A wasmtime module linked against host functions: wasmtime's
+/// `InstancePre`, whose imports are resolved once, for cheap
+/// instantiations.
+#[derive(Clone)]
+pub struct WasmtimeLinkedModule {
+    engine: WasmtimeEngine,
+    pre: InstancePre<StoreData>,
+    linkage: Linkage,
+}
+
+// By hand: wasmtime's `InstancePre` is not `Debug`.
+impl core::fmt::Debug for WasmtimeLinkedModule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WasmtimeLinkedModule")
+            .field("engine", &self.engine)
+            .field("module", self.pre.module())
+            .field("linkage", &self.linkage)
+            .finish()
+    }
+}
+
+impl LinkedModule for WasmtimeLinkedModule {
+    type Instance = WasmtimeInstance;
+
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
-        let streams = HostStreams::new(config)?;
-        let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
+        let host = self.linkage.new_host_data(config)?;
+        let fuel = config.limits.fuel_per_call(self.engine.fuel_metering)?;
+        let instance_id = host.streams().instance_id();
         let mut store = Store::new(
-            &self.engine,
-            HostState {
-                streams,
+            &self.engine.engine,
+            StoreData {
+                host,
                 memory: None,
                 limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
             },
         );
         store.limiter(|state| &mut state.limiter);
-        let mut linker = Linker::<HostState>::new(&self.engine);
-        define_fill_buffer(&mut linker)
-            .map_err(|e| engine_error(ErrorKind::Engine, "cannot define the refill import", e))?;
         // `instantiate` also runs the start function, like wasmi's
-        // `instantiate_and_start`: it gets a budget of its own.
+        // `Instance::new`: it gets a budget of its own.
         refuel(&mut store, fuel)?;
-        let instance = linker
-            .instantiate(&mut store, &self.module)
+        let instance = self
+            .pre
+            .instantiate(&mut store)
             .map_err(from_instantiation)?;
 
         let memory = instance
@@ -134,9 +176,7 @@ impl Module for WasmtimeModule {
                 .typed::<i64, ()>(&store)
                 .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
             refuel(&mut store, fuel)?;
-            typed
-                .call(&mut store, config.instance_id)
-                .map_err(from_call)?;
+            typed.call(&mut store, instance_id).map_err(from_call)?;
         }
         Ok(WasmtimeInstance::new(
             store,

@@ -1,13 +1,14 @@
-//! wasmtime's errors as refill-core errors, and refill's errors as wasmtime traps.
+//! wasmtime's errors as refill-core errors, and refill's errors as wasmtime
+//! traps. The leaf of the crate: it uses nothing else of it.
 
 use core::fmt;
 
 use refill_core::{Error, ErrorKind};
 use wasmtime::Trap;
 
-/// A refill error raised inside `__frnt__fill_buffer` or by the memory
-/// limiter, carried through the guest's trap back to the embedder with its
-/// kind intact.
+/// A refill error raised inside a host function or by the memory limiter,
+/// carried through the guest's trap back to the embedder with its kind
+/// intact.
 #[derive(Debug)]
 pub(crate) struct RefillTrap(pub(crate) Error);
 
@@ -21,8 +22,13 @@ impl fmt::Display for RefillTrap {
 // wasmtime's counterpart of wasmi's `HostError`.
 impl core::error::Error for RefillTrap {}
 
-/// The refill error behind a failed call: the one the import or the memory
-/// limiter raised, the exhausted fuel, or the guest's own trap.
+/// A refill error as the wasmtime error that traps the guest.
+pub(crate) fn trap(error: Error) -> wasmtime::Error {
+    wasmtime::Error::new(RefillTrap(error))
+}
+
+/// The refill error behind a failed call: the one a host function or the
+/// memory limiter raised, the exhausted fuel, or the guest's own trap.
 pub(crate) fn from_call(error: wasmtime::Error) -> Error {
     // `downcast` searches the whole chain, so the backtrace context wasmtime
     // wraps around a host error does not hide it.
@@ -41,8 +47,7 @@ pub(crate) fn from_instantiation(error: wasmtime::Error) -> Error {
     const MESSAGE: &str = "wasmtime cannot instantiate the module";
     match error.downcast::<RefillTrap>() {
         Ok(RefillTrap(inner)) if inner.kind() == ErrorKind::MemoryLimitExceeded => inner,
-        // The start function called the import before the host knew the
-        // instance's memory: the module cannot run under refill.
+        // A host function failed during the start function.
         Ok(RefillTrap(inner)) => Error::new(ErrorKind::Instantiation, MESSAGE).with_source(inner),
         Err(error) if is_out_of_fuel(&error) => out_of_fuel(error),
         Err(error) => engine_error(ErrorKind::Instantiation, MESSAGE, error),

@@ -1,29 +1,113 @@
-//! The binding of `freenet_contract_io.__frnt__fill_buffer` for wasmtime.
+//! Host functions as wasmtime functions: types converted, the calling
+//! instance's memory and host data lent to refill-core's `Caller`.
 
-use refill_core::abi::{FILL_BUFFER, IMPORT_MODULE};
-use wasmtime::{Caller, Linker};
+use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType};
+use wasmtime::{AsContextMut, Engine, ExternType, Linker};
 
-use crate::engine::HostState;
-use crate::error::RefillTrap;
-use crate::memory::with_memory;
+use crate::error::trap;
+use crate::state::StoreData;
 
-/// Defines the import in `linker`: the guest's memory and streams are found
-/// through the calling instance's own store, never through guest values.
-pub(crate) fn define_fill_buffer(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        IMPORT_MODULE,
-        FILL_BUFFER,
-        |mut caller: Caller<'_, HostState>, id: i64, buf_ptr: i64| -> wasmtime::Result<u32> {
-            let Some(memory) = caller.data().memory else {
-                return Err(wasmtime::Error::new(RefillTrap(
-                    refill_core::Error::missing_export(refill_core::abi::MEMORY),
-                )));
+/// Defines `func` in `linker` under its module and name. The guest's memory
+/// and host data are found through the calling instance's own store, never
+/// through guest values.
+pub(crate) fn define(linker: &mut Linker<StoreData>, func: &HostFunc) -> wasmtime::Result<()> {
+    let ty = func_type(linker.engine(), func.ty());
+    let (module, name) = (func.module(), func.name());
+    let func = func.clone();
+    linker.func_new(
+        module,
+        name,
+        ty,
+        move |mut caller: wasmtime::Caller<'_, StoreData>,
+              params: &[wasmtime::Val],
+              results: &mut [wasmtime::Val]| {
+            let params = params.iter().map(from_wasmtime);
+            let mut store = caller.as_context_mut();
+            let outcome = match store.data().memory {
+                Some(memory) => {
+                    let (mut bytes, data) = memory.data_and_store_mut(&mut store);
+                    func.call(
+                        &mut Caller::new(Some(&mut bytes), &mut data.host),
+                        params,
+                        |i, v| {
+                            results[i] = to_wasmtime(v);
+                        },
+                    )
+                }
+                None => func.call(
+                    &mut Caller::new(None, &mut store.data_mut().host),
+                    params,
+                    |i, v| {
+                        results[i] = to_wasmtime(v);
+                    },
+                ),
             };
-            with_memory(memory, &mut caller, |bytes, streams| {
-                streams.fill(bytes, id, buf_ptr)
-            })
-            .map_err(|e| wasmtime::Error::new(RefillTrap(e)))
+            outcome.map_err(trap)
         },
     )?;
     Ok(())
+}
+
+/// What a module imports under one name, in refill-core's terms.
+pub(crate) fn import_type(ty: &ExternType) -> ImportType {
+    match ty {
+        ExternType::Func(func) => {
+            let params: Option<Vec<ValType>> = func.params().map(|t| val_type(&t)).collect();
+            let results: Option<Vec<ValType>> = func.results().map(|t| val_type(&t)).collect();
+            match (params, results) {
+                (Some(params), Some(results)) => ImportType::Func(FuncType::new(params, results)),
+                _ => ImportType::Other(format!("function {func}")),
+            }
+        }
+        ExternType::Memory(_) => ImportType::Other("memory".into()),
+        ExternType::Table(_) => ImportType::Other("table".into()),
+        ExternType::Global(_) => ImportType::Other("global".into()),
+        ExternType::Tag(_) => ImportType::Other("tag".into()),
+    }
+}
+
+fn val_type(ty: &wasmtime::ValType) -> Option<ValType> {
+    Some(match ty {
+        wasmtime::ValType::I32 => ValType::I32,
+        wasmtime::ValType::I64 => ValType::I64,
+        wasmtime::ValType::F32 => ValType::F32,
+        wasmtime::ValType::F64 => ValType::F64,
+        _ => return None,
+    })
+}
+
+fn func_type(engine: &Engine, ty: &FuncType) -> wasmtime::FuncType {
+    let convert = |t: &ValType| match t {
+        ValType::I32 => wasmtime::ValType::I32,
+        ValType::I64 => wasmtime::ValType::I64,
+        ValType::F32 => wasmtime::ValType::F32,
+        ValType::F64 => wasmtime::ValType::F64,
+    };
+    wasmtime::FuncType::new(
+        engine,
+        ty.params().iter().map(convert),
+        ty.results().iter().map(convert),
+    )
+}
+
+/// A wasmtime value as refill-core's; a reference or vector value (which
+/// no host function's type admits) becomes an `i32` 0 that the type check
+/// of `HostFunc::call` then refuses.
+fn from_wasmtime(val: &wasmtime::Val) -> Val {
+    match *val {
+        wasmtime::Val::I32(v) => Val::I32(v),
+        wasmtime::Val::I64(v) => Val::I64(v),
+        wasmtime::Val::F32(bits) => Val::F32(bits),
+        wasmtime::Val::F64(bits) => Val::F64(bits),
+        _ => Val::I32(0),
+    }
+}
+
+fn to_wasmtime(val: Val) -> wasmtime::Val {
+    match val {
+        Val::I32(v) => wasmtime::Val::I32(v),
+        Val::I64(v) => wasmtime::Val::I64(v),
+        Val::F32(bits) => wasmtime::Val::F32(bits),
+        Val::F64(bits) => wasmtime::Val::F64(bits),
+    }
 }

@@ -3,17 +3,17 @@
 
 use core::fmt;
 
-use refill_core::engine::check_entry_signature;
-use refill_core::{Bindings, Error, ErrorKind, HostStreams, Result};
+use refill_core::instance::check_entry_signature;
+use refill_core::memory::checked_slice_range;
+use refill_core::{Bindings, Error, GuestMemory, HostData, Result};
 use wasmtime::{Memory, Store, TypedFunc, Val, ValType};
 
-use crate::engine::HostState;
-use crate::error::{engine_error, from_call};
-use crate::memory::with_memory;
+use crate::error::from_call;
+use crate::state::{StoreData, refuel};
 
-/// One instance: its store (streams, memory) and the exports refill calls.
+/// One instance: its store (host data, memory) and the exports refill calls.
 pub struct WasmtimeInstance {
-    store: Store<HostState>,
+    store: Store<StoreData>,
     instance: wasmtime::Instance,
     memory: Memory,
     initiate_buffer: TypedFunc<u32, i64>,
@@ -36,7 +36,7 @@ impl fmt::Debug for WasmtimeInstance {
 
 impl WasmtimeInstance {
     pub(crate) fn new(
-        store: Store<HostState>,
+        store: Store<StoreData>,
         instance: wasmtime::Instance,
         memory: Memory,
         initiate_buffer: TypedFunc<u32, i64>,
@@ -52,20 +52,7 @@ impl WasmtimeInstance {
     }
 }
 
-/// Gives the store a fresh budget of `fuel` for the next guest call (nothing
-/// on an unmetered engine): budgets are per call, never carried over.
-pub(crate) fn refuel(store: &mut Store<HostState>, fuel: Option<u64>) -> Result<()> {
-    match fuel {
-        Some(fuel) => store
-            .set_fuel(fuel)
-            .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot set the fuel", e)),
-        None => Ok(()),
-    }
-}
-
 impl Bindings for WasmtimeInstance {
-    type Memory<'a> = [u8];
-
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
         refuel(&mut self.store, self.fuel)?;
         self.initiate_buffer
@@ -100,19 +87,27 @@ impl Bindings for WasmtimeInstance {
         }
     }
 
-    fn with_memory<R>(&mut self, f: impl FnOnce(&mut [u8], &mut HostStreams) -> R) -> R {
-        with_memory(self.memory, &mut self.store, f)
+    fn with_memory<R>(&mut self, f: impl FnOnce(&mut dyn GuestMemory, &mut HostData) -> R) -> R {
+        let (mut bytes, data) = self.memory.data_and_store_mut(&mut self.store);
+        f(&mut bytes, &mut data.host)
     }
 
-    fn view_memory<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        f(self.memory.data(&self.store))
+    fn memory_size(&self) -> u64 {
+        self.memory.data_size(&self.store) as u64
     }
 
-    fn streams(&self) -> &HostStreams {
-        &self.store.data().streams
+    fn read_guest(&self, addr: u32, dst: &mut [u8]) -> Result<()> {
+        let bytes = self.memory.data(&self.store);
+        let range = checked_slice_range(addr, dst.len(), bytes.len())?;
+        dst.copy_from_slice(&bytes[range]);
+        Ok(())
     }
 
-    fn streams_mut(&mut self) -> &mut HostStreams {
-        &mut self.store.data_mut().streams
+    fn host_data(&self) -> &HostData {
+        &self.store.data().host
+    }
+
+    fn host_data_mut(&mut self) -> &mut HostData {
+        &mut self.store.data_mut().host
     }
 }

@@ -7,7 +7,8 @@ mod error;
 mod import;
 mod instance;
 mod memory;
+mod state;
 
-pub use engine::{WasmtimeEngine, WasmtimeModule};
+pub use engine::{WasmtimeEngine, WasmtimeLinkedModule, WasmtimeModule};
 pub use instance::WasmtimeInstance;
 pub use wasmtime;

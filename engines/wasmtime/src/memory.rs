@@ -1,25 +1,14 @@
 //! wasmtime's linear memory as refill-core's `GuestMemory`, and its limit.
 //!
-//! wasmtime lends the memory as a plain `&mut [u8]`, which refill-core already
-//! treats as guest memory with checked access: this module names the way to
-//! borrow it together with the host state, and the [`MemoryLimiter`] that
-//! keeps it within `Limits::max_memory_bytes`.
+//! wasmtime lends the memory as a plain `&mut [u8]`, which refill-core
+//! already treats as guest memory with checked access, so there is no
+//! adapter type here; this module holds the [`MemoryLimiter`] that keeps
+//! the guest within `Limits::max_memory_bytes`.
 
-use refill_core::{Error, ErrorKind, HostStreams};
-use wasmtime::{AsContextMut, Memory, ResourceLimiter};
+use refill_core::{Error, ErrorKind};
+use wasmtime::ResourceLimiter;
 
-use crate::engine::HostState;
-use crate::error::RefillTrap;
-
-/// Borrows the guest's memory bytes and the instance's streams at once.
-pub(crate) fn with_memory<R>(
-    memory: Memory,
-    mut store: impl AsContextMut<Data = HostState>,
-    f: impl FnOnce(&mut [u8], &mut HostStreams) -> R,
-) -> R {
-    let (bytes, state) = memory.data_and_store_mut(store.as_context_mut());
-    f(bytes, &mut state.streams)
-}
+use crate::error::trap;
 
 /// wasmtime's `ResourceLimiter` for one store: no memory may be created or
 /// grown past `max_bytes`. Going past it is an error, not a refusal, so the
@@ -58,10 +47,7 @@ impl ResourceLimiter for MemoryLimiter {
              the limit of {} bytes",
             self.max_bytes
         );
-        Err(wasmtime::Error::new(RefillTrap(Error::new(
-            ErrorKind::MemoryLimitExceeded,
-            message,
-        ))))
+        Err(trap(Error::new(ErrorKind::MemoryLimitExceeded, message)))
     }
 
     fn table_growing(

@@ -54,7 +54,7 @@ pub extern "C" fn digest_record(arg: i64) -> i64 {
 }
 
 /// `digest_whole(arg) -> Digest64` of an argument the host wrote whole into
-/// its buffer (`Instance::place_whole`, no header, no refills); the buffer
+/// its buffer (`StreamOptions::whole()`, no header, no refills); the buffer
 /// is freed afterwards, so repeated calls reuse the memory.
 // SAFETY: this contract's own export name; nothing else defines it.
 #[unsafe(no_mangle)]

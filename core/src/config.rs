@@ -1,0 +1,112 @@
+//! How engines and instances are set up.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::abi::DEFAULT_CHUNK_SIZE;
+use crate::limits::Limits;
+
+/// How an engine is built: what every instance of it can be limited by.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Count fuel, so that [`Limits::fuel`] can be enforced. Off by default:
+    /// metering costs speed on every engine.
+    pub fuel_metering: bool,
+}
+
+impl EngineConfig {
+    /// The defaults: no fuel metering.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Turns fuel metering on or off.
+    #[must_use]
+    pub fn with_fuel_metering(mut self, on: bool) -> Self {
+        self.fuel_metering = on;
+        self
+    }
+
+    /// The configuration an instance with `limits` needs.
+    pub fn for_limits(limits: &Limits) -> Self {
+        Self {
+            fuel_metering: limits.fuel.is_some(),
+        }
+    }
+}
+
+/// How an instance is set up. One value can set up any number of instances:
+/// each gets an id of its own when it is instantiated.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// The id passed to `__frnt_set_id`, the only id the instance's refill
+    /// calls are accepted with. `None` (default): a fresh id, unique in the
+    /// process, is given to each instance when it is instantiated.
+    pub instance_id: Option<i64>,
+    /// The chunk size of every stream, in bytes. `None` (default): 64 KiB.
+    pub chunk_size: Option<u32>,
+    /// What the instance may use.
+    pub limits: Limits,
+}
+
+// 32-bit so that targets without 64-bit atomics (Cortex-M) build too.
+static NEXT_INSTANCE_ID: AtomicU32 = AtomicU32::new(1);
+
+impl InstanceConfig {
+    /// The defaults: fresh instance ids, 64 KiB chunks, default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the chunk size in bytes.
+    #[must_use]
+    pub fn with_chunk_size(mut self, chunk_size: u32) -> Self {
+        self.chunk_size = Some(chunk_size);
+        self
+    }
+
+    /// Sets the limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Gives every instance set up by this config the id `instance_id`
+    /// (instead of a fresh one each).
+    #[must_use]
+    pub fn with_instance_id(mut self, instance_id: i64) -> Self {
+        self.instance_id = Some(instance_id);
+        self
+    }
+
+    /// The chunk size, or the default.
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)
+    }
+
+    /// The id of a new instance: the configured one, or a fresh one.
+    pub fn next_instance_id(&self) -> i64 {
+        self.instance_id
+            .unwrap_or_else(|| i64::from(NEXT_INSTANCE_ID.fetch_add(1, Ordering::Relaxed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_config_gives_each_instance_its_own_id_unless_fixed() {
+        let config = InstanceConfig::new();
+        assert_ne!(config.next_instance_id(), config.next_instance_id());
+        let fixed = config.with_instance_id(7);
+        assert_eq!((fixed.next_instance_id(), fixed.next_instance_id()), (7, 7));
+        assert_eq!(InstanceConfig::new().chunk_size(), DEFAULT_CHUNK_SIZE);
+        assert_eq!(
+            InstanceConfig::new().with_chunk_size(4096).chunk_size(),
+            4096
+        );
+    }
+}

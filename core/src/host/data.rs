@@ -1,0 +1,201 @@
+//! The host side of one instance: its streams and the state its host
+//! functions keep for it.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+use core::any::{Any, TypeId, type_name};
+use core::fmt;
+use core::marker::PhantomData;
+
+use super::HostFunctions;
+use crate::config::InstanceConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::stream::HostStreams;
+
+/// One piece of per-instance state, as the host keeps it.
+pub type BoxedState = Box<dyn Any + Send>;
+
+/// A state slot of one instance: the value, unless the embedder has taken
+/// it out, and its type, so that only a value of that type goes back in.
+struct StateCell {
+    type_id: TypeId,
+    value: Option<BoxedState>,
+}
+
+/// A typed handle to one piece of per-instance state, returned by
+/// [`HostFunctions::state`]. Each instance of a module linked with those
+/// host functions starts with a fresh value; host functions reach it with
+/// [`crate::Caller::state`], the embedder between calls with
+/// [`crate::InstanceExt::with_state`].
+pub struct StateSlot<T> {
+    index: usize,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> StateSlot<T> {
+    pub(crate) fn new(index: usize) -> Self {
+        Self {
+            index,
+            _type: PhantomData,
+        }
+    }
+
+    /// The slot's position among the instance's states.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+// By hand: derives would ask `T` to be `Clone`/`Copy`/`Debug` too.
+impl<T> Clone for StateSlot<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for StateSlot<T> {}
+
+impl<T> fmt::Debug for StateSlot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateSlot<{}>({})", type_name::<T>(), self.index)
+    }
+}
+
+/// What the host keeps for one instance: its streams (and with them its
+/// id and counters) and the states of its host functions. Each engine puts
+/// one in the instance's store, so a host function only ever sees the data
+/// of the instance that called it.
+pub struct HostData {
+    streams: HostStreams,
+    states: Vec<StateCell>,
+}
+
+impl fmt::Debug for HostData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostData")
+            .field("streams", &self.streams)
+            .field("states", &self.states.len())
+            .finish()
+    }
+}
+
+impl HostData {
+    /// The host data of a new instance set up by `config` (a fresh id
+    /// unless it fixes one), with a fresh state for each of `host`'s slots.
+    pub fn new(config: &InstanceConfig, host: &HostFunctions) -> Result<Self> {
+        Ok(Self {
+            streams: HostStreams::new(config)?,
+            states: host
+                .new_states()
+                .map(|value| StateCell {
+                    type_id: (*value).type_id(),
+                    value: Some(value),
+                })
+                .collect(),
+        })
+    }
+
+    /// The instance's streams.
+    pub fn streams(&self) -> &HostStreams {
+        &self.streams
+    }
+
+    /// The instance's streams, mutably.
+    pub fn streams_mut(&mut self) -> &mut HostStreams {
+        &mut self.streams
+    }
+
+    /// The state in `slot`; [`ErrorKind::HostFunction`] if the slot belongs
+    /// to another set of host functions or the embedder has taken it out
+    /// ([`HostData::take_state`]).
+    pub fn state_mut<T: 'static>(&mut self, slot: StateSlot<T>) -> Result<&mut T> {
+        self.states
+            .get_mut(slot.index)
+            .and_then(|cell| cell.value.as_mut()?.downcast_mut::<T>())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::HostFunction,
+                    format!(
+                        "state slot {} of type {} is not this instance's, or is taken out",
+                        slot.index,
+                        type_name::<T>()
+                    ),
+                )
+            })
+    }
+
+    /// Takes the state of slot `index` out, for the embedder to read or
+    /// change between calls (the value can cross threads, which a borrow
+    /// could not); [`HostData::put_state`] puts it back. While it is out,
+    /// host functions that need it fail.
+    pub fn take_state(&mut self, index: usize) -> Result<BoxedState> {
+        self.states
+            .get_mut(index)
+            .and_then(|cell| cell.value.take())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::HostFunction,
+                    format!("the instance has no state in slot {index}"),
+                )
+            })
+    }
+
+    /// Puts `state` into slot `index`, replacing what is there. A slot that
+    /// does not exist, or a value of another type than the slot's, is
+    /// refused with [`ErrorKind::HostFunction`] and changes nothing.
+    pub fn put_state(&mut self, index: usize, state: BoxedState) -> Result<()> {
+        match self.states.get_mut(index) {
+            Some(cell) if cell.type_id == (*state).type_id() => {
+                cell.value = Some(state);
+                Ok(())
+            }
+            Some(_) => Err(Error::new(
+                ErrorKind::HostFunction,
+                format!("state slot {index} holds another type than the one given"),
+            )),
+            None => Err(Error::new(
+                ErrorKind::HostFunction,
+                format!("the instance has no state slot {index}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_instance_gets_fresh_state_and_slots_are_typed() {
+        let mut host = HostFunctions::empty();
+        let count = host.state(|| 0u64);
+        let name = host.state(|| alloc::string::String::from("fresh"));
+        let config = InstanceConfig::new();
+        let mut a = HostData::new(&config, &host).unwrap();
+        let mut b = HostData::new(&config, &host).unwrap();
+        assert_ne!(a.streams().instance_id(), b.streams().instance_id());
+        *a.state_mut(count).unwrap() = 5;
+        assert_eq!(*b.state_mut(count).unwrap(), 0);
+        assert_eq!(b.state_mut(name).unwrap(), "fresh");
+
+        let foreign: StateSlot<u64> = StateSlot::new(1);
+        assert_eq!(
+            a.state_mut(foreign).unwrap_err().kind(),
+            ErrorKind::HostFunction
+        );
+        assert_eq!(
+            a.state_mut(StateSlot::<u64>::new(9)).unwrap_err().kind(),
+            ErrorKind::HostFunction
+        );
+
+        let taken = a.take_state(count.index()).unwrap();
+        assert_eq!(taken.downcast_ref::<u64>(), Some(&5));
+        assert!(a.state_mut(count).is_err(), "taken out");
+        assert!(a.take_state(count.index()).is_err());
+        assert!(a.put_state(count.index(), Box::new("wrong type")).is_err());
+        a.put_state(count.index(), Box::new(9u64)).unwrap();
+        assert_eq!(*a.state_mut(count).unwrap(), 9);
+        assert!(a.put_state(7, Box::new(1u64)).is_err());
+    }
+}
