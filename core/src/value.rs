@@ -175,6 +175,8 @@ pub trait WasmResults: Sized + 'static {
     fn types() -> Vec<ValType>;
     /// Writes the values into `out` (exactly `types().len()` slots).
     fn store(self, out: &mut [Val]);
+    /// The values back from `vals`, if they are of these types.
+    fn load(vals: &[Val]) -> Option<Self>;
 }
 
 impl WasmResults for () {
@@ -182,6 +184,9 @@ impl WasmResults for () {
         Vec::new()
     }
     fn store(self, _: &mut [Val]) {}
+    fn load(vals: &[Val]) -> Option<Self> {
+        vals.is_empty().then_some(())
+    }
 }
 
 impl<T: WasmValue> WasmResults for T {
@@ -191,6 +196,12 @@ impl<T: WasmValue> WasmResults for T {
     fn store(self, out: &mut [Val]) {
         if let Some(slot) = out.first_mut() {
             *slot = self.into_val();
+        }
+    }
+    fn load(vals: &[Val]) -> Option<Self> {
+        match vals {
+            [one] => T::from_val(*one),
+            _ => None,
         }
     }
 }
@@ -206,6 +217,13 @@ macro_rules! wasm_results_tuple {
                     *slot = self.$i.into_val();
                 })+
             }
+            fn load(vals: &[Val]) -> Option<Self> {
+                let expected = [$($i),+].len();
+                if vals.len() != expected {
+                    return None;
+                }
+                Some(($($t::from_val(vals[$i])?,)+))
+            }
         }
     )*};
 }
@@ -214,6 +232,37 @@ wasm_results_tuple! {
     (A 0, B 1)
     (A 0, B 1, C 2)
     (A 0, B 1, C 2, D 3)
+}
+
+/// The Rust type of a WebAssembly value type's name (`I64` is `i64`), for
+/// engines' typed bindings.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! wasm_rust_type {
+    (I32) => {
+        i32
+    };
+    (I64) => {
+        i64
+    };
+    (F32) => {
+        f32
+    };
+    (F64) => {
+        f64
+    };
+}
+
+/// The Rust type of a result list of zero or one value type's name.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! wasm_result_type {
+    () => {
+        ()
+    };
+    ($ty:ident) => {
+        $crate::wasm_rust_type!($ty)
+    };
 }
 
 #[cfg(test)]
@@ -242,6 +291,11 @@ mod tests {
         let mut out = [Val::zero(ValType::I32), Val::zero(ValType::F64)];
         (7i32, 2.5f64).store(&mut out);
         assert_eq!(out, [Val::I32(7), Val::F64(2.5f64.to_bits())]);
+        assert_eq!(<(i32, f64)>::load(&out), Some((7, 2.5)));
+        assert_eq!(<i32>::load(&out), None, "two values are not one");
+        assert_eq!(<i32>::load(&out[..1]), Some(7));
+        assert_eq!(<()>::load(&[]), Some(()));
+        assert_eq!(<i64>::load(&out[..1]), None, "types are checked");
         assert_eq!(<(i32, f64)>::types(), [ValType::I32, ValType::F64]);
     }
 }

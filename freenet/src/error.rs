@@ -47,9 +47,16 @@ impl fmt::Display for ErrorKind {
 }
 
 /// An error from hosting a freenet contract or delegate.
+///
+/// Displayed as `kind: message`. The source is not repeated there: it is
+/// reachable through `source()`, and error reporters print the chain
+/// themselves.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {message}")]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    #[source]
     source: Option<BoxedError>,
 }
 
@@ -89,31 +96,6 @@ impl From<refill_core::Error> for Error {
             message,
             source,
         }
-    }
-}
-
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("Error");
-        s.field("kind", &self.kind).field("message", &self.message);
-        if let Some(source) = &self.source {
-            s.field("source", source);
-        }
-        s.finish()
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

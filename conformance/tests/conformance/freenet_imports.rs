@@ -527,6 +527,9 @@ fn delegate_imports_serve_and_refuse_with_their_codes(#[case] engine: EngineKind
         ("get_secret", &[KEY, 3, far, 5], -9),
         ("get_secret", &[KEY, 3, 300, 4], -6),
         ("get_secret", &[KEY, 3, 300, -1], -4),
+        // A negative length is found before a key outside memory.
+        ("get_secret", &[far, 3, 300, -1], -4),
+        ("set_secret", &[far, 3, VALUE, -5], -4),
         ("set_secret", &[KEY, 3, far, 5], -9),
         ("set_secret", &[far, 3, VALUE, 5], -9),
         ("set_secret", &[KEY, 3, VALUE, -5], -4),

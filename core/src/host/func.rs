@@ -15,6 +15,9 @@ use crate::value::{FuncType, Val, ValType, WasmResults, WasmValue};
 /// never allocates for them.
 pub const MAX_HOST_VALUES: usize = 16;
 
+/// The most results a [`WasmResults`] type has (a tuple of four).
+const MAX_TYPED_RESULTS: usize = 4;
+
 /// The closure behind a host function, as every engine calls it: the
 /// calling instance, the parameters (already of the declared types) and the
 /// result slots to fill.
@@ -86,11 +89,29 @@ impl HostFunc {
                 ),
             ));
         }
+        // The untyped closure is checked on both sides: it is handed only
+        // values of its parameter types and may pass on only values of its
+        // result types (a typed closure is by construction).
+        let (params, results) = (ty.params().to_vec(), ty.results().to_vec());
+        let what = format!("host function `{module}.{name}: {ty}`");
+        let checked = move |caller: &mut Caller<'_>, args: &[Val], out: &mut [Val]| {
+            if !types_match(args, &params) {
+                return Err(mismatch(&what, "parameters"));
+            }
+            for (slot, ty) in out.iter_mut().zip(&results) {
+                *slot = Val::zero(*ty);
+            }
+            func(caller, args, out)?;
+            if !types_match(out, &results) {
+                return Err(mismatch(&what, "results"));
+            }
+            Ok(())
+        };
         Ok(Self(Arc::new(Inner {
             module: module.into(),
             name: name.into(),
             ty,
-            func: Box::new(func),
+            func: Box::new(checked),
         })))
     }
 
@@ -109,12 +130,37 @@ impl HostFunc {
         &self.0.ty
     }
 
-    /// Calls the function the way every engine binding does: `params` in
-    /// the guest's order, each result handed to `store_result` with its
-    /// index. Parameters and results are checked against the type, so an
-    /// engine or an untyped closure that gets them wrong is an error, not
-    /// a guest value of the wrong type.
-    pub fn call(
+    /// Calls the function with `params` in the guest's order and its
+    /// results written to `results` (as many slots as it has results).
+    /// Values are checked against the type (by the typed closure's
+    /// conversions, or around the untyped one), so an engine or an untyped
+    /// closure that gets them wrong is an error, not a guest value of the
+    /// wrong type.
+    pub fn call(&self, caller: &mut Caller<'_>, params: &[Val], results: &mut [Val]) -> Result<()> {
+        let ty = &self.0.ty;
+        if params.len() != ty.params().len() || results.len() != ty.results().len() {
+            return Err(self.bad_values("a number of values"));
+        }
+        (self.0.func)(caller, params, results)
+    }
+
+    /// [`HostFunc::call`] with the results as Rust values `R`: how an
+    /// engine's typed binding (for a signature of
+    /// [`crate::for_each_typed_signature!`]) calls it, with nothing
+    /// allocated and no slices of the engine's values.
+    pub fn call_typed<R: WasmResults>(&self, caller: &mut Caller<'_>, params: &[Val]) -> Result<R> {
+        let mut results = [Val::I32(0); MAX_TYPED_RESULTS];
+        let results = results
+            .get_mut(..self.0.ty.results().len())
+            .ok_or_else(|| self.bad_values("results"))?;
+        self.call(caller, params, results)?;
+        R::load(results).ok_or_else(|| self.bad_values("results"))
+    }
+
+    /// [`HostFunc::call`] from values converted on the way in, each result
+    /// handed to `store_result` with its index: how an engine's untyped
+    /// binding calls it (through buffers of [`MAX_HOST_VALUES`] on the stack).
+    pub fn call_with(
         &self,
         caller: &mut Caller<'_>,
         params: impl IntoIterator<Item = Val>,
@@ -129,22 +175,9 @@ impl HostFunc {
             *slot = param;
             count += 1;
         }
-        let args = &args[..count];
-        let types_match = |vals: &[Val], types: &[ValType]| {
-            vals.len() == types.len() && vals.iter().zip(types).all(|(v, t)| v.ty() == *t)
-        };
-        if !types_match(args, self.0.ty.params()) {
-            return Err(self.bad_values("parameters"));
-        }
         let mut results = [Val::I32(0); MAX_HOST_VALUES];
         let results = &mut results[..self.0.ty.results().len()];
-        for (slot, ty) in results.iter_mut().zip(self.0.ty.results()) {
-            *slot = Val::zero(*ty);
-        }
-        (self.0.func)(caller, args, results)?;
-        if !types_match(results, self.0.ty.results()) {
-            return Err(self.bad_values("results"));
-        }
+        self.call(caller, &args[..count], results)?;
         for (i, value) in results.iter().enumerate() {
             store_result(i, *value);
         }
@@ -152,14 +185,25 @@ impl HostFunc {
     }
 
     fn bad_values(&self, what: &str) -> Error {
-        Error::new(
-            ErrorKind::SignatureMismatch,
-            format!(
-                "host function `{}.{}` got {what} that do not match its type {}",
-                self.0.module, self.0.name, self.0.ty
-            ),
+        let ty = &self.0.ty;
+        mismatch(
+            &format!("host function `{}.{}: {ty}`", self.0.module, self.0.name),
+            what,
         )
     }
+}
+
+/// The error for values that do not match `what`'s type.
+fn mismatch(what: &str, values: &str) -> Error {
+    Error::new(
+        ErrorKind::SignatureMismatch,
+        format!("{what} got {values} that do not match its type"),
+    )
+}
+
+/// Whether each value has its type, and there are as many of each.
+fn types_match(vals: &[Val], types: &[ValType]) -> bool {
+    vals.len() == types.len() && vals.iter().zip(types).all(|(v, t)| v.ty() == *t)
 }
 
 /// A closure that can be a typed host function: `Fn(&mut Caller<'_>, P1,
@@ -189,8 +233,10 @@ macro_rules! into_host_func {
             fn into_host_func(self) -> (FuncType, Box<HostFn>) {
                 let ty = FuncType::new([$($p::TYPE),*], R::types());
                 let func = move |caller: &mut Caller<'_>, params: &[Val], results: &mut [Val]| {
-                    let mut params = params.iter().copied();
-                    $(let $p = params.next().and_then($p::from_val).ok_or_else(mistyped)?;)*
+                    let &[$($p),*] = params else {
+                        return Err(mistyped());
+                    };
+                    $(let $p = $p::from_val($p).ok_or_else(mistyped)?;)*
                     self(caller, $($p),*)?.store(results);
                     Ok(())
                 };

@@ -1,7 +1,7 @@
 //! Host functions as wasmer functions: types converted, the calling
 //! instance's memory and host data lent to refill-core's `Caller`.
 
-use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType};
+use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType, WasmValue};
 use wasmer::{ExternType, Function, FunctionEnv, FunctionEnvMut, RuntimeError, Store, Type, Value};
 
 use crate::error::trap;
@@ -9,10 +9,16 @@ use crate::memory::ViewMemory;
 use crate::state::StoreData;
 
 /// `func` as a wasmer function of one instance's store, with that
-/// instance's environment. The guest's memory and host data are found
-/// through the calling instance's own environment, never through guest
-/// values.
+/// instance's environment: through wasmer's typed `new_typed_with_env` for
+/// the signatures of `refill_core::for_each_typed_signature!` (the refill
+/// import's among them: the hot path), through the dynamic `new_with_env`
+/// (which allocates its results per call) for any other. The guest's
+/// memory and host data are found through the calling instance's own
+/// environment, never through guest values.
 pub(crate) fn bind(store: &mut Store, env: &FunctionEnv<StoreData>, func: &HostFunc) -> Function {
+    if let Some(bound) = bind_typed(store, env, func) {
+        return bound;
+    }
     let ty = function_type(func.ty());
     let func = func.clone();
     Function::new_with_env(
@@ -30,23 +36,64 @@ pub(crate) fn bind(store: &mut Store, env: &FunctionEnv<StoreData>, func: &HostF
                 }
             };
             let params = params.iter().map(from_wasmer);
-            let (data, store) = env.data_and_store_mut();
-            let outcome = match &data.memory {
-                Some(memory) => {
-                    let mut view = ViewMemory::new(memory.view(&store));
-                    func.call(
-                        &mut Caller::new(Some(&mut view), &mut data.host),
-                        params,
-                        store_result,
-                    )
-                }
-                None => func.call(&mut Caller::new(None, &mut data.host), params, store_result),
-            };
-            outcome.map_err(trap)?;
+            with_caller(&mut env, |caller| {
+                func.call_with(caller, params, store_result)
+            })?;
             Ok(results)
         },
     )
 }
+
+/// Runs `call` with the calling instance's memory (once known) and host
+/// data lent to refill-core's `Caller`; an error becomes the trap.
+fn with_caller<R>(
+    env: &mut FunctionEnvMut<'_, StoreData>,
+    call: impl FnOnce(&mut Caller<'_>) -> refill_core::Result<R>,
+) -> Result<R, RuntimeError> {
+    let (data, store) = env.data_and_store_mut();
+    let outcome = match &data.memory {
+        Some(memory) => {
+            let mut view = ViewMemory::new(memory.view(&store));
+            call(&mut Caller::new(Some(&mut view), &mut data.host))
+        }
+        None => call(&mut Caller::new(None, &mut data.host)),
+    };
+    outcome.map_err(trap)
+}
+
+/// `bind_typed`, for the signatures refill-core lists.
+macro_rules! bind_typed {
+    ($([$($param:ident: $ty:ident),*] -> [$($result:ident)?];)*) => {
+        /// `func` through `new_typed_with_env` if its signature is one of
+        /// the typed ones; `None` otherwise.
+        fn bind_typed(
+            store: &mut Store,
+            env: &FunctionEnv<StoreData>,
+            func: &HostFunc,
+        ) -> Option<Function> {
+            let ty = func.ty();
+            $(
+                if ty.params() == [$(ValType::$ty),*] && ty.results() == [$(ValType::$result)?] {
+                    let func = func.clone();
+                    return Some(Function::new_typed_with_env(
+                        store,
+                        env,
+                        move |mut env: FunctionEnvMut<'_, StoreData>,
+                              $($param: refill_core::wasm_rust_type!($ty)),*|
+                              -> Result<refill_core::wasm_result_type!($($result)?), RuntimeError> {
+                            with_caller(&mut env, |caller| {
+                                func.call_typed(caller, &[$(WasmValue::into_val($param)),*])
+                            })
+                        },
+                    ));
+                }
+            )*
+            None
+        }
+    };
+}
+
+refill_core::for_each_typed_signature!(bind_typed);
 
 /// What a module imports under one name, in refill-core's terms.
 pub(crate) fn import_type(ty: &ExternType) -> ImportType {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType};
+use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType, WasmValue};
 use wasmi::{ExternType, Store};
 
 use crate::error::trap;
@@ -22,21 +22,34 @@ use crate::state::StoreData;
 pub(crate) struct LinkedFunc {
     ty: wasmi::FuncType,
     func: Arc<HostFunc>,
+    /// How to define it through wasmi's typed `Func::wrap`, if its
+    /// signature is one of `refill_core::for_each_typed_signature!`.
+    typed: Option<DefineTyped>,
 }
 
+/// Defines a host function of one signature through `Func::wrap`.
+type DefineTyped = fn(&mut Store<StoreData>, HostFunc) -> wasmi::Func;
+
 impl LinkedFunc {
-    /// `func` with its type converted to wasmi's, once.
+    /// `func` with its type converted to wasmi's, and its typed binding
+    /// picked, once.
     pub(crate) fn new(func: &HostFunc) -> Self {
         Self {
             ty: func_type(func.ty()),
             func: Arc::new(func.clone()),
+            typed: define_typed(func.ty()),
         }
     }
 
-    /// Defines the function in `store`. The guest's memory and host data
-    /// are found through the calling instance's own store, never through
-    /// guest values.
+    /// Defines the function in `store`: through wasmi's typed `Func::wrap`
+    /// for the signatures refill-core lists (the refill import's among
+    /// them: the hot path), through the untyped `Func::new` for any other.
+    /// The guest's memory and host data are found through the calling
+    /// instance's own store, never through guest values.
     pub(crate) fn define(&self, store: &mut Store<StoreData>) -> wasmi::Func {
+        if let Some(define) = self.typed {
+            return define(store, HostFunc::clone(&self.func));
+        }
         let func = Arc::clone(&self.func);
         wasmi::Func::new(
             store,
@@ -48,27 +61,63 @@ impl LinkedFunc {
                 let params = params.iter().map(from_wasmi);
                 // wasmi sizes `results` by the same type `HostFunc::call`
                 // checks against; `get_mut` keeps a mismatch from panicking.
-                let mut store_result = |i: usize, v: Val| {
+                let store_result = |i: usize, v: Val| {
                     if let Some(slot) = results.get_mut(i) {
                         *slot = to_wasmi(v);
                     }
                 };
-                let outcome = match caller.data().memory {
-                    Some(memory) => {
-                        let (mut bytes, data) = memory.data_and_store_mut(&mut caller);
-                        let mut caller = Caller::new(Some(&mut bytes), &mut data.host);
-                        func.call(&mut caller, params, &mut store_result)
-                    }
-                    None => {
-                        let mut caller = Caller::new(None, &mut caller.data_mut().host);
-                        func.call(&mut caller, params, &mut store_result)
-                    }
-                };
-                outcome.map_err(trap)
+                with_caller(&mut caller, |caller| {
+                    func.call_with(caller, params, store_result)
+                })
             },
         )
     }
 }
+
+/// Runs `call` with the calling instance's memory (once known) and host
+/// data lent to refill-core's `Caller`; an error becomes the trap.
+fn with_caller<R>(
+    caller: &mut wasmi::Caller<'_, StoreData>,
+    call: impl FnOnce(&mut Caller<'_>) -> refill_core::Result<R>,
+) -> Result<R, wasmi::Error> {
+    let outcome = match caller.data().memory {
+        Some(memory) => {
+            let (mut bytes, data) = memory.data_and_store_mut(&mut *caller);
+            call(&mut Caller::new(Some(&mut bytes), &mut data.host))
+        }
+        None => call(&mut Caller::new(None, &mut caller.data_mut().host)),
+    };
+    outcome.map_err(trap)
+}
+
+/// `define_typed`, for the signatures refill-core lists.
+macro_rules! define_typed {
+    ($([$($param:ident: $ty:ident),*] -> [$($result:ident)?];)*) => {
+        /// The typed binding for a function of type `ty`, if it is one of
+        /// the typed signatures.
+        fn define_typed(ty: &FuncType) -> Option<DefineTyped> {
+            $(
+                if ty.params() == [$(ValType::$ty),*] && ty.results() == [$(ValType::$result)?] {
+                    return Some(|store, func| {
+                        wasmi::Func::wrap(
+                            store,
+                            move |mut caller: wasmi::Caller<'_, StoreData>,
+                                  $($param: refill_core::wasm_rust_type!($ty)),*|
+                                  -> Result<refill_core::wasm_result_type!($($result)?), wasmi::Error> {
+                                with_caller(&mut caller, |caller| {
+                                    func.call_typed(caller, &[$(WasmValue::into_val($param)),*])
+                                })
+                            },
+                        )
+                    });
+                }
+            )*
+            None
+        }
+    };
+}
+
+refill_core::for_each_typed_signature!(define_typed);
 
 /// What a module imports under one name, in refill-core's terms.
 pub(crate) fn import_type(ty: &ExternType) -> ImportType {

@@ -1,16 +1,22 @@
 //! Host functions as wasmtime functions: types converted, the calling
 //! instance's memory and host data lent to refill-core's `Caller`.
 
-use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType};
+use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType, WasmValue};
 use wasmtime::{AsContextMut, Engine, ExternType, Linker};
 
 use crate::error::trap;
 use crate::state::StoreData;
 
-/// Defines `func` in `linker` under its module and name. The guest's memory
-/// and host data are found through the calling instance's own store, never
-/// through guest values.
+/// Defines `func` in `linker` under its module and name: through
+/// wasmtime's typed `func_wrap` for the signatures of
+/// `refill_core::for_each_typed_signature!` (the refill import's among them:
+/// the hot path), through the untyped `func_new` for any other. The guest's
+/// memory and host data are found through the calling instance's own store,
+/// never through guest values.
 pub(crate) fn define(linker: &mut Linker<StoreData>, func: &HostFunc) -> wasmtime::Result<()> {
+    if let Some(defined) = define_typed(linker, func) {
+        return defined;
+    }
     let ty = func_type(linker.engine(), func.ty());
     let (module, name) = (func.module(), func.name());
     let func = func.clone();
@@ -22,31 +28,65 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, func: &HostFunc) -> wasmtim
               params: &[wasmtime::Val],
               results: &mut [wasmtime::Val]| {
             let params = params.iter().map(from_wasmtime);
-            let mut store = caller.as_context_mut();
-            let outcome = match store.data().memory {
-                Some(memory) => {
-                    let (mut bytes, data) = memory.data_and_store_mut(&mut store);
-                    func.call(
-                        &mut Caller::new(Some(&mut bytes), &mut data.host),
-                        params,
-                        |i, v| {
-                            results[i] = to_wasmtime(v);
-                        },
-                    )
-                }
-                None => func.call(
-                    &mut Caller::new(None, &mut store.data_mut().host),
-                    params,
-                    |i, v| {
-                        results[i] = to_wasmtime(v);
-                    },
-                ),
-            };
-            outcome.map_err(trap)
+            with_caller(&mut caller, |caller| {
+                func.call_with(caller, params, |i, v| results[i] = to_wasmtime(v))
+            })
         },
     )?;
     Ok(())
 }
+
+/// Runs `call` with the calling instance's memory (once known) and host
+/// data lent to refill-core's `Caller`; an error becomes the trap.
+fn with_caller<R>(
+    caller: &mut wasmtime::Caller<'_, StoreData>,
+    call: impl FnOnce(&mut Caller<'_>) -> refill_core::Result<R>,
+) -> wasmtime::Result<R> {
+    let mut store = caller.as_context_mut();
+    let outcome = match store.data().memory {
+        Some(memory) => {
+            let (mut bytes, data) = memory.data_and_store_mut(&mut store);
+            call(&mut Caller::new(Some(&mut bytes), &mut data.host))
+        }
+        None => call(&mut Caller::new(None, &mut store.data_mut().host)),
+    };
+    outcome.map_err(trap)
+}
+
+/// `define_typed`, for the signatures refill-core lists.
+macro_rules! define_typed {
+    ($([$($param:ident: $ty:ident),*] -> [$($result:ident)?];)*) => {
+        /// Defines `func` through `func_wrap` if its signature is one of the
+        /// typed ones; `None` otherwise.
+        fn define_typed(
+            linker: &mut Linker<StoreData>,
+            func: &HostFunc,
+        ) -> Option<wasmtime::Result<()>> {
+            let ty = func.ty();
+            $(
+                if ty.params() == [$(ValType::$ty),*] && ty.results() == [$(ValType::$result)?] {
+                    let (module, name) = (func.module(), func.name());
+                    let func = func.clone();
+                    let defined = linker.func_wrap(
+                        module,
+                        name,
+                        move |mut caller: wasmtime::Caller<'_, StoreData>,
+                              $($param: refill_core::wasm_rust_type!($ty)),*|
+                              -> wasmtime::Result<refill_core::wasm_result_type!($($result)?)> {
+                            with_caller(&mut caller, |caller| {
+                                func.call_typed(caller, &[$(WasmValue::into_val($param)),*])
+                            })
+                        },
+                    );
+                    return Some(defined.map(drop));
+                }
+            )*
+            None
+        }
+    };
+}
+
+refill_core::for_each_typed_signature!(define_typed);
 
 /// What a module imports under one name, in refill-core's terms.
 pub(crate) fn import_type(ty: &ExternType) -> ImportType {

@@ -290,4 +290,29 @@ mod tests {
         assert_eq!(imports.functions.iter().len(), 17);
         assert_eq!(imports.env.index(), 0);
     }
+
+    /// The signatures engines bind through their typed path.
+    macro_rules! typed_signatures {
+        ($([$($param:ident: $ty:ident),*] -> [$($result:ident)?];)*) => {
+            [$(refill_core::FuncType::new([$(refill_core::ValType::$ty),*], [$(refill_core::ValType::$result)?])),*]
+        };
+    }
+
+    /// Every import a freenet node serves, and refill's own, takes the
+    /// engines' typed path: none pays for the untyped one on every call.
+    #[test]
+    fn every_import_has_a_typed_signature() {
+        let typed = refill_core::for_each_typed_signature!(typed_signatures);
+        let imports = FreenetHost::new().imports();
+        let fill = refill_core::HostFunctions::new();
+        for func in imports.functions.iter().chain(fill.iter()) {
+            assert!(
+                typed.contains(func.ty()),
+                "{}.{} {} is not in for_each_typed_signature!",
+                func.module(),
+                func.name(),
+                func.ty()
+            );
+        }
+    }
 }

@@ -138,18 +138,22 @@ pub(super) fn define(set: &mut HostFunctions, host: &FreenetHost, env: StateSlot
     let key_arg = move |caller: &mut Caller<'_>, ptr: i64, len: i32| {
         read_arg(caller, ptr, len.into(), limits.max_secret_key)
     };
+    // The caller's delegate key and the key argument, or the code to return,
+    // for the imports that take no other argument.
+    let secret = move |caller: &mut Caller<'_>,
+                       ptr: i64,
+                       len: i32|
+          -> Result<Result<(DelegateKey, Vec<u8>), i32>> {
+        Ok(delegate(caller)?.and_then(|delegate| Ok((delegate, key_arg(caller, ptr, len)?))))
+    };
 
     let store = Arc::clone(&host.secrets);
     set.func(
         MODULE,
         "__frnt__delegate__get_secret_len",
         move |caller: &mut Caller<'_>, key_ptr: i64, key_len: i32| -> Code {
-            let delegate = match delegate(caller)? {
-                Ok(d) => d,
-                Err(c) => return Ok(c),
-            };
-            let key = match key_arg(caller, key_ptr, key_len) {
-                Ok(k) => k,
+            let (delegate, key) = match secret(caller, key_ptr, key_len)? {
+                Ok(secret) => secret,
                 Err(c) => return Ok(c),
             };
             Ok(match store.get(&delegate, &key) {
@@ -244,12 +248,8 @@ pub(super) fn define(set: &mut HostFunctions, host: &FreenetHost, env: StateSlot
         MODULE,
         "__frnt__delegate__has_secret",
         move |caller: &mut Caller<'_>, key_ptr: i64, key_len: i32| -> Code {
-            let delegate = match delegate(caller)? {
-                Ok(d) => d,
-                Err(c) => return Ok(c),
-            };
-            let key = match key_arg(caller, key_ptr, key_len) {
-                Ok(k) => k,
+            let (delegate, key) = match secret(caller, key_ptr, key_len)? {
+                Ok(secret) => secret,
                 Err(c) => return Ok(c),
             };
             Ok(match store.get(&delegate, &key) {
@@ -264,12 +264,8 @@ pub(super) fn define(set: &mut HostFunctions, host: &FreenetHost, env: StateSlot
         MODULE,
         "__frnt__delegate__remove_secret",
         move |caller: &mut Caller<'_>, key_ptr: i64, key_len: i32| -> Code {
-            let delegate = match delegate(caller)? {
-                Ok(d) => d,
-                Err(c) => return Ok(c),
-            };
-            let key = match key_arg(caller, key_ptr, key_len) {
-                Ok(k) => k,
+            let (delegate, key) = match secret(caller, key_ptr, key_len)? {
+                Ok(secret) => secret,
                 Err(c) => return Ok(c),
             };
             Ok(match store.remove(&delegate, &key) {
