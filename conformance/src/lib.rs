@@ -8,7 +8,7 @@ use refill::{
 };
 use refill_fixtures::Fixture;
 
-pub mod hostile;
+pub use refill_testkit::hostile;
 
 pub use refill_testkit::{GeneratedSource, expected_fills, generated_digest};
 

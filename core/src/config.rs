@@ -12,6 +12,13 @@ pub struct EngineConfig {
     /// Count fuel, so that [`Limits::fuel`] can be enforced. Off by default:
     /// metering costs speed on every engine.
     pub fuel_metering: bool,
+    /// Accept modules whose memories declare their own page size (the
+    /// custom-page-sizes proposal: pages of 1 byte or 64 KiB), so that a
+    /// guest on a device can have a few hundred bytes of memory instead of
+    /// a 64 KiB page. Off by default, as in the engines. wasmi and wasmtime
+    /// support it; an engine that does not refuses the configuration with
+    /// [`crate::ErrorKind::Unsupported`].
+    pub custom_page_sizes: bool,
 }
 
 impl EngineConfig {
@@ -27,10 +34,18 @@ impl EngineConfig {
         self
     }
 
+    /// Turns the custom-page-sizes proposal on or off.
+    #[must_use]
+    pub fn with_custom_page_sizes(mut self, on: bool) -> Self {
+        self.custom_page_sizes = on;
+        self
+    }
+
     /// The configuration an instance with `limits` needs.
     pub fn for_limits(limits: &Limits) -> Self {
         Self {
             fuel_metering: limits.fuel.is_some(),
+            ..Self::default()
         }
     }
 }

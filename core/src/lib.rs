@@ -32,6 +32,6 @@ pub use limits::Limits;
 pub use memory::{GuestMemory, GuestRange, VecMemory};
 #[cfg(feature = "std")]
 pub use source::ReaderSource;
-pub use source::{BytesSource, StreamSource};
+pub use source::{BytesSource, PullSource, StreamSource};
 pub use stream::{BoxedSource, HostStreams, Placement, StreamOptions, StreamPlan, StreamStats};
 pub use value::{FuncType, Val, ValType, WasmResults, WasmValue};

@@ -1,6 +1,7 @@
 //! Where the bytes of a stream come from on the host.
 
 use alloc::format;
+use core::fmt;
 
 use bytes::Bytes;
 
@@ -56,6 +57,15 @@ impl BytesSource {
             position: 0,
         }
     }
+
+    /// A source over bytes that live for the whole program, such as a state
+    /// kept in a device's flash: nothing is copied or allocated for them.
+    pub const fn from_static(bytes: &'static [u8]) -> Self {
+        Self {
+            bytes: Bytes::from_static(bytes),
+            position: 0,
+        }
+    }
 }
 
 impl StreamSource for BytesSource {
@@ -79,6 +89,87 @@ impl StreamSource for BytesSource {
         dst.copy_from_slice(chunk);
         self.position = end;
         Ok(())
+    }
+}
+
+/// A source that pulls its bytes from a closure, with a declared length: a
+/// peripheral (a UART, an SPI flash, a radio), a decompressor, anything
+/// without `std::io`. The closure fills a prefix of the slice it is given
+/// and returns how many bytes it wrote (at least one), or `Ok(0)` at the
+/// end of its data; its error is passed through as it is.
+pub struct PullSource<F> {
+    pull: F,
+    declared_len: u64,
+    delivered: u64,
+}
+
+impl<F> fmt::Debug for PullSource<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PullSource")
+            .field("declared_len", &self.declared_len)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FnMut(&mut [u8]) -> Result<usize>> PullSource<F> {
+    /// A source of exactly `declared_len` bytes pulled from `pull`.
+    pub fn new(declared_len: u64, pull: F) -> Self {
+        Self {
+            pull,
+            declared_len,
+            delivered: 0,
+        }
+    }
+
+    /// Calls the closure once, checking what it claims to have written.
+    fn pull_into(&mut self, dst: &mut [u8]) -> Result<usize> {
+        let wanted = dst.len();
+        let n = (self.pull)(dst)?;
+        if n > wanted {
+            return Err(Error::new(
+                ErrorKind::SourceFailed,
+                format!("a pull source claimed {n} bytes for a slice of {wanted}"),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl<F: FnMut(&mut [u8]) -> Result<usize>> StreamSource for PullSource<F> {
+    fn total_len(&self) -> u64 {
+        self.declared_len
+    }
+
+    fn read_exact_into(&mut self, mut dst: &mut [u8]) -> Result<()> {
+        while !dst.is_empty() {
+            let n = self.pull_into(dst)?;
+            if n == 0 {
+                return Err(Error::new(
+                    ErrorKind::SourceTruncated,
+                    format!(
+                        "source ended after {} of {} declared bytes",
+                        self.delivered, self.declared_len
+                    ),
+                ));
+            }
+            self.delivered += n as u64;
+            dst = &mut dst[n..];
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self.pull_into(&mut [0u8; 1])? {
+            0 => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::SourceOverlong,
+                format!(
+                    "source has more than its {} declared bytes",
+                    self.declared_len
+                ),
+            )),
+        }
     }
 }
 
@@ -200,6 +291,55 @@ mod tests {
         let err = s.read_exact_into(&mut [0u8; 1]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::SourceTruncated);
         s.finish().unwrap();
+    }
+
+    #[test]
+    fn static_bytes_are_a_source_without_a_copy() {
+        static STATE: &[u8] = b"kept in flash";
+        let mut s = BytesSource::from_static(STATE);
+        let mut dst = [0u8; 13];
+        s.read_exact_into(&mut dst).unwrap();
+        assert_eq!(&dst, STATE);
+    }
+
+    #[test]
+    fn pull_source_gathers_partial_pulls_and_checks_its_length() {
+        // A peripheral that hands out at most 3 bytes per pull.
+        let peripheral = |data: &'static [u8]| {
+            let mut at = 0;
+            move |dst: &mut [u8]| -> Result<usize> {
+                let n = dst.len().min(3).min(data.len() - at);
+                dst[..n].copy_from_slice(&data[at..at + n]);
+                at += n;
+                Ok(n)
+            }
+        };
+        let mut exact = PullSource::new(8, peripheral(b"abcdefgh"));
+        let mut dst = [0u8; 8];
+        exact.read_exact_into(&mut dst[..5]).unwrap();
+        exact.read_exact_into(&mut dst[5..]).unwrap();
+        assert_eq!(&dst, b"abcdefgh");
+        exact.finish().unwrap();
+
+        let mut short = PullSource::new(8, peripheral(b"abc"));
+        let e = short.read_exact_into(&mut dst).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SourceTruncated);
+
+        let mut long = PullSource::new(2, peripheral(b"abc"));
+        long.read_exact_into(&mut dst[..2]).unwrap();
+        assert_eq!(long.finish().unwrap_err().kind(), ErrorKind::SourceOverlong);
+
+        let mut liar = PullSource::new(4, |dst: &mut [u8]| Ok(dst.len() + 1));
+        let e = liar.read_exact_into(&mut dst[..4]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SourceFailed);
+        let mut broken = PullSource::new(4, |_: &mut [u8]| {
+            Err(Error::new(ErrorKind::SourceFailed, "bus error"))
+        });
+        let e = broken.read_exact_into(&mut dst[..4]).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::SourceFailed, "bus error")
+        );
     }
 
     #[cfg(feature = "std")]

@@ -101,6 +101,7 @@ pub const DIGEST_WHOLE: Fixture = Fixture {
     doc: "refill_testkit::digest of an argument the host placed whole (one-shot), digested in place",
 };
 
+#[cfg(feature = "freenet")]
 /// `freenet_log`: a real freenet contract, built against freenet-stdlib 0.12
 /// from crates.io with features `contract` and `freenet-main-contract`, as a
 /// contract author builds one. Its state is an append-only log; it exports
@@ -110,6 +111,7 @@ pub const DIGEST_WHOLE: Fixture = Fixture {
 /// `freenet_contract_io.__frnt__fill_buffer`: the streaming-only contract.
 pub const FREENET_LOG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freenet_log.wasm"));
 
+#[cfg(feature = "freenet")]
 /// `freenet_stamp`: a real freenet contract (built like [`FREENET_LOG`]) that
 /// also logs, reads the clock and draws random bytes, so it imports
 /// `freenet_log.__frnt__logger__info`, `freenet_time.__frnt__time__utc_now`
@@ -121,6 +123,7 @@ pub const FREENET_LOG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freenet
 /// RNG can predict every byte (the layouts are in `freenet/stamp/src/lib.rs`).
 pub const FREENET_STAMP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freenet_stamp.wasm"));
 
+#[cfg(feature = "freenet")]
 /// `freenet_vault`: a real freenet delegate, built against freenet-stdlib 0.12
 /// with features `contract` and `freenet-main-delegate`, exporting
 /// `process(parameters, origin, inbound) -> i64`. An application message's
@@ -133,6 +136,7 @@ pub const FREENET_STAMP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freen
 /// `freenet/vault/src/lib.rs`).
 pub const FREENET_VAULT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/freenet_vault.wasm"));
 
+#[cfg(feature = "freenet")]
 /// What freenet-stdlib 0.12.1 itself says about what refill reimplements:
 /// the host imports it declares, and its own bincode serialization of sample
 /// delegate keys, inbound messages, origins, outbound messages and secret
@@ -352,12 +356,14 @@ mod tests {
         "(i64, i64) -> i32",
     );
 
+    #[cfg(feature = "freenet")]
     const LOGGER_INFO: (&str, &str, &str) = (
         "freenet_log",
         "__frnt__logger__info",
         "(i64, i64, i32) -> ()",
     );
 
+    #[cfg(feature = "freenet")]
     /// The four imports of the stamp contract, as freenet-stdlib 0.12.1
     /// declares them.
     const STAMP_IMPORTS: &[(&str, &str, &str)] = &[
@@ -371,6 +377,7 @@ mod tests {
         ),
     ];
 
+    #[cfg(feature = "freenet")]
     /// The 13 delegate host functions of freenet-stdlib 0.12.1 (all of
     /// `DECLARED_HOST_IMPORTS`' `freenet_delegate_*` entries).
     const DELEGATE_IMPORTS: &[(&str, &str, &str)] = &[
@@ -441,6 +448,7 @@ mod tests {
         ),
     ];
 
+    #[cfg(feature = "freenet")]
     /// The exports every contract built with freenet-stdlib's `#[contract]` has.
     const CONTRACT_EXPORTS: &[&str] = &[
         "validate_state",
@@ -459,6 +467,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "freenet")]
     #[test]
     fn the_freenet_contracts_have_the_shape_freenet_stdlib_gives_them() {
         for (name, wasm) in [
@@ -478,11 +487,13 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "freenet")]
     #[test]
     fn the_freenet_log_contract_imports_nothing_but_the_refill_buffer() {
         assert_eq!(function_imports(FREENET_LOG), rows(&[FILL_BUFFER]));
     }
 
+    #[cfg(feature = "freenet")]
     #[test]
     fn the_stamp_contract_imports_the_log_the_clock_and_the_rng() {
         for &(module, name, _) in STAMP_IMPORTS {
@@ -494,6 +505,7 @@ mod tests {
         assert_eq!(function_imports(FREENET_STAMP), rows(STAMP_IMPORTS));
     }
 
+    #[cfg(feature = "freenet")]
     #[test]
     fn the_vault_delegate_imports_every_delegate_host_function() {
         assert_eq!(DELEGATE_IMPORTS.len(), 13);

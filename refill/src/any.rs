@@ -6,6 +6,9 @@
 //! traits defined in the crate that uses it, and core's traits are the one
 //! definition every engine implements.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use refill_core::{
     BoxedSource, Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, Instance,
     InstanceConfig, LinkedModule, Module, Result, StreamOptions, StreamStats, host::BoxedState,

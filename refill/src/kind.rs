@@ -1,5 +1,8 @@
 //! The engines refill knows, by name, whether or not they are compiled in.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
@@ -94,7 +97,7 @@ impl fmt::Display for UnknownEngine {
     }
 }
 
-impl std::error::Error for UnknownEngine {}
+impl core::error::Error for UnknownEngine {}
 
 impl FromStr for EngineKind {
     type Err = UnknownEngine;
@@ -114,6 +117,8 @@ impl FromStr for EngineKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
 
     #[test]
     fn names_round_trip_and_unknown_names_are_errors() {

@@ -1,6 +1,11 @@
 #![doc = include_str!("../README.md")]
+#![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 #[cfg(not(any(feature = "wasmi", feature = "wasmtime", feature = "wasmer")))]
 compile_error!(
@@ -19,15 +24,18 @@ mod kind;
 
 pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyModule};
 pub use kind::{EngineKind, UnknownEngine};
+#[cfg(feature = "std")]
+pub use refill_core::ReaderSource;
 pub use refill_core::{
     self as core, BoxedSource, BytesSource, Caller, Engine, EngineConfig, Error, ErrorKind,
     FuncType, HostFunc, HostFunctions, Import, ImportType, Instance, InstanceConfig, InstanceExt,
-    Limits, LinkedModule, Module, Placement, ReaderSource, Result, StateSlot, StreamOptions,
+    Limits, LinkedModule, Module, Placement, PullSource, Result, StateSlot, StreamOptions,
     StreamSource, StreamStats, Val, ValType, abi,
 };
 
 /// Hosting freenet contracts and delegates: their entry points, result
-/// records and host imports.
+/// records and host imports (feature `std`).
+#[cfg(feature = "std")]
 pub use refill_freenet as freenet;
 #[cfg(feature = "wasmer")]
 pub use refill_wasmer as wasmer;
@@ -62,6 +70,6 @@ pub trait IntoBoxedSource {
 
 impl<S: StreamSource + Send + 'static> IntoBoxedSource for S {
     fn boxed(self) -> BoxedSource {
-        Box::new(self)
+        alloc::boxed::Box::new(self)
     }
 }

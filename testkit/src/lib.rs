@@ -3,9 +3,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
 #[cfg(feature = "oracle")]
 extern crate std;
 
+#[cfg(feature = "hostile")]
+pub mod hostile;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 
@@ -147,8 +150,6 @@ pub fn generated(seed: u64, len: usize) -> alloc::vec::Vec<u8> {
     fill_generated(seed, 0, &mut v);
     v
 }
-
-extern crate alloc;
 
 /// A [`StreamSource`] of a deterministic payload: generated chunk by chunk,
 /// never held whole.

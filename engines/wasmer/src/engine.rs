@@ -54,6 +54,13 @@ impl WasmerEngine {
 
     /// An engine with wasmer's singlepass compiler built for `config`.
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
+        if config.custom_page_sizes {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "wasmer 7.4 does not implement the custom-page-sizes proposal \
+                 (use wasmi or wasmtime for guests with 1-byte pages)",
+            ));
+        }
         Ok(Self {
             backend: Backend::Singlepass {
                 fuel_metering: config.fuel_metering,

@@ -1,6 +1,8 @@
 //! The wasmi engine, its compiled modules and their linked form.
 
-use std::sync::Arc;
+use alloc::borrow::ToOwned;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
 use refill_core::{
@@ -34,6 +36,7 @@ impl WasmiEngine {
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
         let mut wasmi_config = wasmi::Config::default();
         wasmi_config.consume_fuel(config.fuel_metering);
+        wasmi_config.wasm_custom_page_sizes(config.custom_page_sizes);
         if config.fuel_metering {
             // wasmi translates lazily by default and charges the translation
             // to the call that first runs a function, in whichever instance:
@@ -191,6 +194,7 @@ impl LinkedModule for WasmiLinkedModule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
     use refill_core::abi::{FILL_BUFFER, IMPORT_MODULE};
     use refill_core::{Caller, ImportType, Instance, InstanceExt, Limits, StateSlot, ValType};
 

@@ -7,7 +7,10 @@
 //! and each instantiation defines one `Func` per import, in import order,
 //! with no lookups by name.
 
-use std::sync::Arc;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use refill_core::{Caller, FuncType, HostFunc, ImportType, Val, ValType, WasmValue};
 use wasmi::{ExternType, Store};

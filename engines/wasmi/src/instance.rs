@@ -1,6 +1,9 @@
 //! An instance of a guest under wasmi: the [`Bindings`] refill-core builds
 //! every [`refill_core::Instance`] operation on.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
 use refill_core::instance::check_entry_signature;
 use refill_core::memory::checked_slice_range;
 use refill_core::{Bindings, Error, GuestMemory, HostData, Result};

@@ -1,6 +1,11 @@
 #![doc = include_str!("../README.md")]
+#![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 mod engine;
 mod error;

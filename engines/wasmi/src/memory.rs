@@ -6,6 +6,8 @@
 //! `&mut dyn GuestMemory`), so there is no adapter type here; this module
 //! holds the [`MemoryLimiter`].
 
+use alloc::format;
+
 use refill_core::{Error, ErrorKind};
 use wasmi::ResourceLimiter;
 use wasmi::errors::{MemoryError, TableError};

@@ -1,6 +1,9 @@
 //! What one instance's store holds, how a guest call gets it ready, and
 //! which of its limits a failed call ran into.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+
 use refill_core::{Error, ErrorKind, HostData, Result};
 use wasmi::{Memory, Store, TrapCode};
 

@@ -32,6 +32,7 @@ impl WasmtimeEngine {
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
         let mut wasmtime_config = wasmtime::Config::new();
         wasmtime_config.consume_fuel(config.fuel_metering);
+        wasmtime_config.wasm_custom_page_sizes(config.custom_page_sizes);
         let engine = wasmtime::Engine::new(&wasmtime_config)
             .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
         Ok(Self {

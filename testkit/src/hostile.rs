@@ -23,10 +23,14 @@
 //! Unread bytes include the `[total_len]` header after priming, so a guest
 //! that drains a primed buffer sinks the header followed by the payload.
 
-use std::fmt::Write as _;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
 
-use refill::abi::{DESCRIPTOR_LEN, WASM_PAGE_SIZE};
-use refill::core::BufferDescriptor;
+use refill_core::BufferDescriptor;
+use refill_core::abi::{DESCRIPTOR_LEN, WASM_PAGE_SIZE};
 
 /// Where the standard layout puts the descriptor.
 pub const DESCRIPTOR: u32 = 0x1000;
