@@ -231,6 +231,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "freenet")]
     /// Whether `wasm` names the import `module.name`: the two names adjacent,
     /// as the import section writes them.
     fn names_import(wasm: &[u8], module: &str, name: &str) -> bool {
