@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use refill::freenet::host::UtcTime;
 use refill::{EngineKind, Limits};
 
+use crate::error::CliError;
 use crate::inputs::parse_size;
 
 /// Stream large state into WebAssembly contracts through small reusable buffers.
@@ -23,13 +23,41 @@ pub(crate) enum Command {
     /// Stream a generated state into the built-in digest contract and explain what happened.
     Demo(DemoArgs),
     /// Call a freenet contract's entry point or a delegate (freenet-stdlib 0.12) with files as arguments.
+    #[cfg(feature = "freenet")]
     Freenet(FreenetArgs),
     /// Measure streaming against whole copy, a native loop and minimal bindings; print a table.
+    #[cfg(feature = "bench")]
     Bench(BenchArgs),
+    /// Not in this build (cargo feature `freenet`).
+    #[cfg(not(feature = "freenet"))]
+    #[command(hide = true)]
+    Freenet(NotBuilt),
+    /// Not in this build (cargo feature `bench`).
+    #[cfg(not(feature = "bench"))]
+    #[command(hide = true)]
+    Bench(NotBuilt),
     /// List the built-in contracts (usable as `builtin:NAME` for MODULE).
     Fixtures,
 }
 
+/// The arguments of a command this build does not have: any, so that the
+/// error names the feature instead of the arguments.
+#[derive(Debug, Args)]
+pub(crate) struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<String>,
+}
+
+/// The error for `refill COMMAND` in a build without its cargo feature.
+#[cfg(not(all(feature = "freenet", feature = "bench")))]
+pub(crate) fn not_built(command: &str, feature: &str) -> CliError {
+    CliError::Usage(format!(
+        "`refill {command}` is not in this build; build the CLI with the cargo feature \
+         `{feature}` (or `full`): cargo run -p refill-cli --release --features full -- {command} ..."
+    ))
+}
+
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Payload sizes, comma-separated.
@@ -58,124 +86,139 @@ pub(crate) struct BenchArgs {
     pub(crate) json: bool,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct FreenetArgs {
-    #[command(subcommand)]
-    pub(crate) command: FreenetCommand,
-}
+/// The arguments of `refill freenet` (cargo feature `freenet`).
+#[cfg(feature = "freenet")]
+mod freenet_args {
+    use std::path::PathBuf;
 
-#[derive(Debug, Subcommand)]
-pub(crate) enum FreenetCommand {
-    /// Call a contract's validate_state(parameters, state, related).
-    #[command(alias = "validate_state")]
-    Validate(ContractArgs),
-    /// Call a contract's update_state(parameters, state, updates).
-    #[command(alias = "update_state")]
-    Update(ContractArgs),
-    /// Call a contract's summarize_state(parameters, state).
-    #[command(alias = "summarize_state")]
-    Summarize(ContractArgs),
-    /// Call a contract's get_state_delta(parameters, state, summary).
-    #[command(alias = "get_state_delta")]
-    Delta(ContractArgs),
-    /// Call a delegate's process(parameters, origin, inbound) with one application message.
-    Delegate(DelegateArgs),
-}
+    use clap::{Args, Subcommand};
+    use refill::freenet::host::UtcTime;
 
-#[derive(Debug, Args)]
-pub(crate) struct ContractArgs {
-    /// The contract: a .wasm file, or `builtin:freenet_log` / `builtin:freenet_stamp`.
-    pub(crate) module: String,
-    /// The contract's parameters, as they are (default: empty).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) params: Option<PathBuf>,
-    /// The contract's state, as it is.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) state: PathBuf,
-    /// validate: the serialized RelatedContracts (default: none).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) related: Option<PathBuf>,
-    /// update: the serialized Vec<UpdateData>.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) updates: Option<PathBuf>,
-    /// delta: the serialized summary the other peer holds.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) summary: Option<PathBuf>,
-    /// Refuse contracts built before the streaming ABI instead of serving them one-shot.
-    #[arg(long)]
-    pub(crate) refuse_legacy: bool,
-    #[command(flatten)]
-    pub(crate) engine: EngineArgs,
-    #[command(flatten)]
-    pub(crate) host: HostArgs,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
+    use super::{EngineArgs, LimitArgs};
 
-#[derive(Debug, Args)]
-pub(crate) struct DelegateArgs {
-    /// The delegate: a .wasm file, or `builtin:freenet_vault`.
-    pub(crate) module: String,
-    /// The delegate's parameters, as they are (default: empty).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) params: Option<PathBuf>,
-    /// The serialized MessageOrigin the message comes from (default: none).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) origin: Option<PathBuf>,
-    /// The payload of the one ApplicationMessage to deliver.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) app_message: PathBuf,
-    /// A secret store on disk (created if missing) that later runs see (default: in memory).
-    #[arg(long, value_name = "PATH")]
-    pub(crate) secrets: Option<PathBuf>,
-    /// A contract state the delegate may read: its 32-byte instance id in hex, `=`, a file.
-    #[arg(long = "contract-state", value_name = "KEY_HEX=FILE", value_parser = parse_contract_state)]
-    pub(crate) contract_states: Vec<([u8; 32], PathBuf)>,
-    #[command(flatten)]
-    pub(crate) engine: EngineArgs,
-    #[command(flatten)]
-    pub(crate) host: HostArgs,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-/// What the freenet host serves besides streams.
-#[derive(Debug, Args)]
-pub(crate) struct HostArgs {
-    /// Print the guest's log lines on stderr.
-    #[arg(long)]
-    pub(crate) log: bool,
-    /// Fix the clock the guest reads (RFC 3339, e.g. 2026-12-01T12:00:00Z); default: the system's.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_clock)]
-    pub(crate) clock: Option<UtcTime>,
-    /// Seed the guest's random bytes, for reproducible runs; default: from the OS.
-    #[arg(long, value_name = "N")]
-    pub(crate) seed: Option<u64>,
-}
-
-fn parse_clock(text: &str) -> Result<UtcTime, String> {
-    let time = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|e| format!("`{text}` is not an RFC 3339 time like 2026-12-01T12:00:00Z ({e})"))?;
-    Ok(UtcTime {
-        unix_secs: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos(),
-    })
-}
-
-fn parse_contract_state(text: &str) -> Result<([u8; 32], PathBuf), String> {
-    let (key, file) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not KEY_HEX=FILE"))?;
-    let mut id = [0u8; 32];
-    hex::decode_to_slice(key, &mut id)
-        .map_err(|e| format!("`{key}` is not a 32-byte contract id in hex ({e})"))?;
-    if file.is_empty() {
-        return Err(format!("`{text}` names no file after `=`"));
+    #[derive(Debug, Args)]
+    pub(crate) struct FreenetArgs {
+        #[command(subcommand)]
+        pub(crate) command: FreenetCommand,
     }
-    Ok((id, PathBuf::from(file)))
+
+    #[derive(Debug, Subcommand)]
+    pub(crate) enum FreenetCommand {
+        /// Call a contract's validate_state(parameters, state, related).
+        #[command(alias = "validate_state")]
+        Validate(ContractArgs),
+        /// Call a contract's update_state(parameters, state, updates).
+        #[command(alias = "update_state")]
+        Update(ContractArgs),
+        /// Call a contract's summarize_state(parameters, state).
+        #[command(alias = "summarize_state")]
+        Summarize(ContractArgs),
+        /// Call a contract's get_state_delta(parameters, state, summary).
+        #[command(alias = "get_state_delta")]
+        Delta(ContractArgs),
+        /// Call a delegate's process(parameters, origin, inbound) with one application message.
+        Delegate(DelegateArgs),
+    }
+
+    #[derive(Debug, Args)]
+    pub(crate) struct ContractArgs {
+        /// The contract: a .wasm file, or `builtin:freenet_log` / `builtin:freenet_stamp`.
+        pub(crate) module: String,
+        /// The contract's parameters, as they are (default: empty).
+        #[arg(long, value_name = "FILE")]
+        pub(crate) params: Option<PathBuf>,
+        /// The contract's state, as it is.
+        #[arg(long, value_name = "FILE")]
+        pub(crate) state: PathBuf,
+        /// validate: the serialized RelatedContracts (default: none).
+        #[arg(long, value_name = "FILE")]
+        pub(crate) related: Option<PathBuf>,
+        /// update: the serialized Vec<UpdateData>.
+        #[arg(long, value_name = "FILE")]
+        pub(crate) updates: Option<PathBuf>,
+        /// delta: the serialized summary the other peer holds.
+        #[arg(long, value_name = "FILE")]
+        pub(crate) summary: Option<PathBuf>,
+        /// Refuse contracts built before the streaming ABI instead of serving them one-shot.
+        #[arg(long)]
+        pub(crate) refuse_legacy: bool,
+        #[command(flatten)]
+        pub(crate) engine: EngineArgs,
+        #[command(flatten)]
+        pub(crate) host: HostArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        pub(crate) json: bool,
+    }
+
+    #[derive(Debug, Args)]
+    pub(crate) struct DelegateArgs {
+        /// The delegate: a .wasm file, or `builtin:freenet_vault`.
+        pub(crate) module: String,
+        /// The delegate's parameters, as they are (default: empty).
+        #[arg(long, value_name = "FILE")]
+        pub(crate) params: Option<PathBuf>,
+        /// The serialized MessageOrigin the message comes from (default: none).
+        #[arg(long, value_name = "FILE")]
+        pub(crate) origin: Option<PathBuf>,
+        /// The payload of the one ApplicationMessage to deliver.
+        #[arg(long, value_name = "FILE")]
+        pub(crate) app_message: PathBuf,
+        /// A secret store on disk (created if missing) that later runs see (default: in memory).
+        #[arg(long, value_name = "PATH")]
+        pub(crate) secrets: Option<PathBuf>,
+        /// A contract state the delegate may read: its 32-byte instance id in hex, `=`, a file.
+        #[arg(long = "contract-state", value_name = "KEY_HEX=FILE", value_parser = parse_contract_state)]
+        pub(crate) contract_states: Vec<([u8; 32], PathBuf)>,
+        #[command(flatten)]
+        pub(crate) engine: EngineArgs,
+        #[command(flatten)]
+        pub(crate) host: HostArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        pub(crate) json: bool,
+    }
+
+    /// What the freenet host serves besides streams.
+    #[derive(Debug, Args)]
+    pub(crate) struct HostArgs {
+        /// Print the guest's log lines on stderr.
+        #[arg(long)]
+        pub(crate) log: bool,
+        /// Fix the clock the guest reads (RFC 3339, e.g. 2026-12-01T12:00:00Z); default: the system's.
+        #[arg(long, value_name = "RFC3339", value_parser = parse_clock)]
+        pub(crate) clock: Option<UtcTime>,
+        /// Seed the guest's random bytes, for reproducible runs; default: from the OS.
+        #[arg(long, value_name = "N")]
+        pub(crate) seed: Option<u64>,
+    }
+
+    fn parse_clock(text: &str) -> Result<UtcTime, String> {
+        let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+            format!("`{text}` is not an RFC 3339 time like 2026-12-01T12:00:00Z ({e})")
+        })?;
+        Ok(UtcTime {
+            unix_secs: time.timestamp(),
+            nanos: time.timestamp_subsec_nanos(),
+        })
+    }
+
+    fn parse_contract_state(text: &str) -> Result<([u8; 32], PathBuf), String> {
+        let (key, file) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not KEY_HEX=FILE"))?;
+        let mut id = [0u8; 32];
+        hex::decode_to_slice(key, &mut id)
+            .map_err(|e| format!("`{key}` is not a 32-byte contract id in hex ({e})"))?;
+        if file.is_empty() {
+            return Err(format!("`{text}` names no file after `=`"));
+        }
+        Ok((id, PathBuf::from(file)))
+    }
 }
+
+#[cfg(feature = "freenet")]
+pub(crate) use freenet_args::*;
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {

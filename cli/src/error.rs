@@ -7,6 +7,7 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Refill(#[from] refill::Error),
     /// Hosting a freenet contract or delegate.
+    #[cfg(feature = "freenet")]
     #[error(transparent)]
     Freenet(#[from] refill::freenet::Error),
     /// Flags that do not fit together, or a file that cannot be used.

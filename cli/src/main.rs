@@ -2,9 +2,11 @@
 //! on any compiled engine.
 
 mod args;
+#[cfg(feature = "bench")]
 mod bench;
 mod demo;
 mod error;
+#[cfg(feature = "freenet")]
 mod freenet;
 mod inputs;
 mod progress;
@@ -32,8 +34,14 @@ fn main() -> ExitCode {
             run::run(run, &order)
         }
         Command::Demo(demo) => demo::demo(demo),
+        #[cfg(feature = "freenet")]
         Command::Freenet(args) => freenet::freenet(args),
+        #[cfg(feature = "bench")]
         Command::Bench(args) => bench::bench(args),
+        #[cfg(not(feature = "freenet"))]
+        Command::Freenet(_) => Err(args::not_built("freenet", "freenet")),
+        #[cfg(not(feature = "bench"))]
+        Command::Bench(_) => Err(args::not_built("bench", "bench")),
         Command::Fixtures => {
             run::list_fixtures();
             Ok(())

@@ -59,18 +59,22 @@ pub(crate) fn engine_and_config(choice: &EngineArgs) -> CliResult<(AnyEngine, In
     Ok((engine, config))
 }
 
-/// The built-in freenet contracts and delegate, for `refill freenet ... builtin:NAME`.
+/// The built-in freenet contracts and delegate, for `refill freenet ... builtin:NAME`
+/// (none without the cargo feature `freenet`).
 pub(crate) const FREENET_BUILTINS: &[(&str, &[u8], &str)] = &[
+    #[cfg(feature = "freenet")]
     (
         "freenet_log",
         refill_fixtures::FREENET_LOG,
         "a freenet-stdlib 0.12 contract: an append-only log (summary: [len][digest])",
     ),
+    #[cfg(feature = "freenet")]
     (
         "freenet_stamp",
         refill_fixtures::FREENET_STAMP,
         "a contract that logs, reads the clock and draws random bytes (try --log --clock --seed)",
     ),
+    #[cfg(feature = "freenet")]
     (
         "freenet_vault",
         refill_fixtures::FREENET_VAULT,
@@ -112,6 +116,10 @@ pub(crate) fn list_fixtures() {
             "  {:<14} --export {:<14} {} argument(s): {}",
             f.name, f.export, f.args, f.doc
         );
+    }
+    if FREENET_BUILTINS.is_empty() {
+        println!("(the freenet contracts and delegate need the cargo feature `freenet`)");
+        return;
     }
     println!(
         "built-in freenet contracts and delegates (refill freenet ENTRY|delegate builtin:NAME):"
