@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use refill::{EngineKind, Limits};
 
+#[cfg(not(all(feature = "freenet", feature = "bench")))]
 use crate::error::CliError;
 use crate::inputs::parse_size;
 
@@ -94,7 +95,7 @@ mod freenet_args {
     use clap::{Args, Subcommand};
     use refill::freenet::host::UtcTime;
 
-    use super::{EngineArgs, LimitArgs};
+    use super::EngineArgs;
 
     #[derive(Debug, Args)]
     pub(crate) struct FreenetArgs {

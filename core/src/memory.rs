@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use crate::descriptor::DescriptorBytes;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A range of guest memory `[start, start + len)`, proven to lie inside a
@@ -100,6 +101,16 @@ pub trait GuestMemory {
     fn write_u32(&mut self, addr: u32, value: u32) -> Result<()> {
         self.write(addr, &value.to_le_bytes())
     }
+
+    /// Reads the 32 bytes of a buffer descriptor at `addr`. Like
+    /// [`GuestMemory::read_u32`] and [`GuestMemory::write_u32`], a fixed-size
+    /// access an adapter can serve without a general copy: these three are
+    /// what every refill does besides copying its chunk.
+    fn read_descriptor(&self, addr: u32) -> Result<DescriptorBytes> {
+        let mut bytes: DescriptorBytes = [0; core::mem::size_of::<DescriptorBytes>()];
+        self.read(addr, &mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 /// A borrowed memory is a memory: `&mut &mut [u8]` becomes a
@@ -124,6 +135,18 @@ impl<M: GuestMemory + ?Sized> GuestMemory for &mut M {
         fill: &mut dyn FnMut(&mut [u8]) -> Result<()>,
     ) -> Result<()> {
         (**self).write_with(addr, len, fill)
+    }
+
+    fn read_u32(&self, addr: u32) -> Result<u32> {
+        (**self).read_u32(addr)
+    }
+
+    fn write_u32(&mut self, addr: u32, value: u32) -> Result<()> {
+        (**self).write_u32(addr, value)
+    }
+
+    fn read_descriptor(&self, addr: u32) -> Result<DescriptorBytes> {
+        (**self).read_descriptor(addr)
     }
 }
 
@@ -196,6 +219,42 @@ impl GuestMemory for [u8] {
     ) -> Result<()> {
         let range = checked_slice_range(addr, len as usize, self.len())?;
         fill(&mut self[range])
+    }
+
+    fn read_u32(&self, addr: u32) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array_at(addr)?))
+    }
+
+    fn write_u32(&mut self, addr: u32, value: u32) -> Result<()> {
+        *self.array_at_mut(addr)? = value.to_le_bytes();
+        Ok(())
+    }
+
+    fn read_descriptor(&self, addr: u32) -> Result<DescriptorBytes> {
+        self.array_at(addr)
+    }
+}
+
+/// Fixed-size accesses to a host slice, bounds-checked, compiled to plain
+/// loads and stores instead of a call to a general copy.
+trait FixedAccess {
+    fn array_at<const N: usize>(&self, addr: u32) -> Result<[u8; N]>;
+    fn array_at_mut<const N: usize>(&mut self, addr: u32) -> Result<&mut [u8; N]>;
+}
+
+impl FixedAccess for [u8] {
+    fn array_at<const N: usize>(&self, addr: u32) -> Result<[u8; N]> {
+        let range = checked_slice_range(addr, N, self.len())?;
+        self[range]
+            .try_into()
+            .map_err(|_| out_of_bounds(addr, N, self.len() as u64))
+    }
+
+    fn array_at_mut<const N: usize>(&mut self, addr: u32) -> Result<&mut [u8; N]> {
+        let (len, range) = (self.len(), checked_slice_range(addr, N, self.len())?);
+        (&mut self[range])
+            .try_into()
+            .map_err(|_| out_of_bounds(addr, N, len as u64))
     }
 }
 

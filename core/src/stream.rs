@@ -21,7 +21,7 @@ use crate::abi::{
     CURSOR_LEN, DESCRIPTOR_LEN, HEADER_LEN, MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN, MIN_CHUNK_SIZE,
 };
 use crate::config::InstanceConfig;
-use crate::descriptor::{BufferDescriptor, DescriptorBytes};
+use crate::descriptor::BufferDescriptor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{GuestMemory, GuestRange};
 use crate::source::StreamSource;
@@ -53,15 +53,39 @@ struct CheckedBuffer {
     write_cursor: u32,
 }
 
+/// A buffer as it was last checked: the descriptor, the memory size
+/// the checks were made against, and what they found. The checks depend on
+/// nothing else, and WebAssembly memory never shrinks, so while the guest
+/// leaves its descriptor as it was, the result still holds (see
+/// [`OpenStream::checked_buffer`]).
+#[derive(Clone, Copy, Debug)]
+struct CheckedLayout {
+    descriptor: BufferDescriptor,
+    descriptor_start: u32,
+    memory_size: u64,
+    buffer: CheckedBuffer,
+}
+
 impl CheckedBuffer {
-    /// Reads and checks the descriptor at `descriptor_addr`, in this order:
-    /// descriptor bounds, data area bounds, read cursor bounds, write cursor
-    /// bounds, then overlaps between any two parts.
+    /// Reads and checks the descriptor at `descriptor_addr` (see
+    /// [`CheckedBuffer::check`]).
     fn locate(
         memory: &(impl GuestMemory + ?Sized),
         descriptor_addr: i64,
         chunk_size: u32,
     ) -> Result<Self> {
+        Self::check(memory, descriptor_addr, chunk_size).map(|layout| layout.buffer)
+    }
+
+    /// Reads and checks the descriptor at `descriptor_addr`, in this order:
+    /// descriptor bounds, data area bounds, read cursor bounds, write cursor
+    /// bounds, then overlaps between any two parts; returns the buffer with
+    /// what it was checked against.
+    fn check(
+        memory: &(impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        chunk_size: u32,
+    ) -> Result<CheckedLayout> {
         let size = memory.size();
         let descriptor_range = GuestRange::within(descriptor_addr, u64::from(DESCRIPTOR_LEN), size)
             .ok_or_else(|| {
@@ -70,9 +94,7 @@ impl CheckedBuffer {
                     format!("descriptor at {descriptor_addr:#x} does not fit in guest memory of {size} bytes"),
                 )
             })?;
-        let mut bytes: DescriptorBytes = [0; DESCRIPTOR_LEN as usize];
-        memory.read(descriptor_range.start(), &mut bytes)?;
-        let d = BufferDescriptor::decode(&bytes);
+        let d = BufferDescriptor::decode(&memory.read_descriptor(descriptor_range.start())?);
 
         // The declared area must exist in the 32-bit address space even where
         // the host writes less of it.
@@ -127,10 +149,15 @@ impl CheckedBuffer {
                 }
             }
         }
-        Ok(Self {
-            data,
-            read_cursor: read_cursor.start(),
-            write_cursor: write_cursor.start(),
+        Ok(CheckedLayout {
+            descriptor: d,
+            descriptor_start: descriptor_range.start(),
+            memory_size: size,
+            buffer: Self {
+                data,
+                read_cursor: read_cursor.start(),
+                write_cursor: write_cursor.start(),
+            },
         })
     }
 }
@@ -141,9 +168,35 @@ struct OpenStream {
     remaining: u64,
     /// This stream's chunk size: the most written per refill.
     chunk_size: u32,
+    /// The buffer as last checked.
+    checked: CheckedLayout,
 }
 
 impl OpenStream {
+    /// The stream's buffer, checked: the last check's result if the guest
+    /// left the descriptor as it was (its fields compared, read through the
+    /// memory's own bounds check) and memory did not shrink, which
+    /// WebAssembly does not allow but costs one comparison to rule out;
+    /// otherwise every check again. This spares the refill the descriptor
+    /// checks (a few hundred instructions on a 32-bit core) while any change
+    /// the guest makes is still seen before anything is written.
+    fn checked_buffer(
+        &mut self,
+        memory: &(impl GuestMemory + ?Sized),
+        buf_ptr: i64,
+    ) -> Result<CheckedBuffer> {
+        let last = &self.checked;
+        if memory.size() >= last.memory_size {
+            let now = BufferDescriptor::decode(&memory.read_descriptor(last.descriptor_start)?);
+            // The padding is not compared: no check reads it.
+            if now == last.descriptor {
+                return Ok(last.buffer);
+            }
+        }
+        self.checked = CheckedBuffer::check(memory, buf_ptr, self.chunk_size)?;
+        Ok(self.checked.buffer)
+    }
+
     /// Writes the next `len` payload bytes at `at` and updates the counters.
     fn deliver(
         &mut self,
@@ -437,7 +490,8 @@ impl HostStreams {
         // Planned before the guest was called; checked again in case several
         // plans were made before their streams were opened.
         self.check_open_streams()?;
-        let buffer = CheckedBuffer::locate(memory, descriptor_addr, plan.chunk_size)?;
+        let checked = CheckedBuffer::check(memory, descriptor_addr, plan.chunk_size)?;
+        let buffer = checked.buffer;
         if self.streams.iter().any(|s| s.descriptor == descriptor_addr) {
             return Err(Error::new(
                 ErrorKind::BufferOverlap,
@@ -459,6 +513,7 @@ impl HostStreams {
             source,
             remaining: u64::from(plan.total),
             chunk_size: plan.chunk_size,
+            checked,
         };
         let header_at = buffer.data.start();
         memory.write(header_at, &plan.total.to_le_bytes())?;
@@ -503,7 +558,7 @@ impl HostStreams {
         if stream.remaining == 0 {
             return Ok(0);
         }
-        let buffer = CheckedBuffer::locate(memory, buf_ptr, stream.chunk_size)?;
+        let buffer = stream.checked_buffer(memory, buf_ptr)?;
         if buffer.data.is_empty() {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
@@ -610,6 +665,65 @@ mod tests {
             out.extend_from_slice(&m.0[DATA as usize..(DATA + n) as usize]);
         }
         (out, fills)
+    }
+
+    /// A refill reuses the last checks only while the guest leaves its
+    /// descriptor as it was: any field it rewrites between refills is
+    /// checked again before anything is written, and a layout it restores
+    /// works again.
+    #[test]
+    fn a_descriptor_rewritten_between_refills_is_checked_again() {
+        let mut host = host(16);
+        let data = payload(100);
+        let mut m = guest_with_buffer(16);
+        prime(
+            &mut host,
+            &mut m,
+            DESC.into(),
+            BytesSource::new(data.clone()),
+        )
+        .unwrap();
+        assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 16);
+        let honest = BufferDescriptor::decode(&m.read_descriptor(DESC).unwrap());
+
+        let before = m.clone();
+        for hostile in [
+            BufferDescriptor {
+                start: 1 << 40,
+                ..honest
+            },
+            BufferDescriptor {
+                last_write: i64::from(DESC),
+                ..honest
+            },
+            BufferDescriptor {
+                start: i64::from(DESC) - 8,
+                ..honest
+            },
+        ] {
+            m.write(DESC, &hostile.encode()).unwrap();
+            let mut expected = before.clone();
+            expected.write(DESC, &hostile.encode()).unwrap();
+            let e = host.fill(&mut m, ID, DESC.into()).unwrap_err();
+            assert!(e.kind().is_guest_fault(), "{e}");
+            assert_eq!(m, expected, "a refused refill wrote nothing");
+        }
+
+        // A smaller capacity is honoured at once, and the honest layout
+        // serves again.
+        m.write(
+            DESC,
+            &BufferDescriptor {
+                capacity: 8,
+                ..honest
+            }
+            .encode(),
+        )
+        .unwrap();
+        assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 8);
+        m.write(DESC, &honest.encode()).unwrap();
+        assert_eq!(host.fill(&mut m, ID, DESC.into()).unwrap(), 16);
+        assert_eq!(&m.0[DATA as usize..DATA as usize + 16], &data[36..52]);
     }
 
     #[test]
