@@ -6,8 +6,10 @@ use crate::abi::DEFAULT_CHUNK_SIZE;
 use crate::limits::Limits;
 
 /// How an engine is built: what every instance of it can be limited by.
+/// The defaults work with [`Limits::default`]: a guest can be interrupted
+/// at its deadline and its stack is bounded.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Count fuel, so that [`Limits::fuel`] can be enforced. Off by default:
     /// metering costs speed on every engine.
@@ -19,10 +21,37 @@ pub struct EngineConfig {
     /// support it; an engine that does not refuses the configuration with
     /// [`crate::ErrorKind::Unsupported`].
     pub custom_page_sizes: bool,
+    /// Let a running guest be stopped at its deadline ([`Limits::deadline`]):
+    /// epoch interruption on wasmtime (one ticker thread per engine), fuel
+    /// slices on wasmi (fuel is metered, without a budget unless asked),
+    /// wasmer's interrupter. On by default; off, a deadline is
+    /// [`crate::ErrorKind::Unsupported`].
+    pub interruption: bool,
+    /// The most bytes of stack a guest call may use (its frames, locals and
+    /// operands, as the engine counts them): deeper recursion traps with
+    /// [`crate::ErrorKind::StackExhausted`], never overflowing the host's
+    /// stack. Engine-wide in every runtime, so it is set here rather than in
+    /// [`Limits`]. Default: 512 KiB.
+    pub max_stack_bytes: u32,
+}
+
+/// The default of [`EngineConfig::max_stack_bytes`].
+pub const DEFAULT_MAX_STACK_BYTES: u32 = 512 << 10;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            fuel_metering: false,
+            custom_page_sizes: false,
+            interruption: true,
+            max_stack_bytes: DEFAULT_MAX_STACK_BYTES,
+        }
+    }
 }
 
 impl EngineConfig {
-    /// The defaults: no fuel metering.
+    /// The defaults: interruptible, a 512 KiB guest stack, no fuel metering,
+    /// 64 KiB pages only.
     pub fn new() -> Self {
         Self::default()
     }
@@ -34,6 +63,20 @@ impl EngineConfig {
         self
     }
 
+    /// Turns deadline interruption on or off.
+    #[must_use]
+    pub fn with_interruption(mut self, on: bool) -> Self {
+        self.interruption = on;
+        self
+    }
+
+    /// Sets the most bytes of stack a guest call may use.
+    #[must_use]
+    pub fn with_max_stack_bytes(mut self, bytes: u32) -> Self {
+        self.max_stack_bytes = bytes;
+        self
+    }
+
     /// Turns the custom-page-sizes proposal on or off.
     #[must_use]
     pub fn with_custom_page_sizes(mut self, on: bool) -> Self {
@@ -41,10 +84,13 @@ impl EngineConfig {
         self
     }
 
-    /// The configuration an instance with `limits` needs.
+    /// The configuration an instance with `limits` needs: fuel metering
+    /// when they set a fuel budget, interruption when they set a deadline
+    /// (on by default anyway).
     pub fn for_limits(limits: &Limits) -> Self {
         Self {
             fuel_metering: limits.fuel.is_some(),
+            interruption: true,
             ..Self::default()
         }
     }

@@ -33,8 +33,23 @@ pub enum ErrorKind {
     TooManyStreams,
     /// The guest's memory would exceed the instance's limit.
     MemoryLimitExceeded,
+    /// The guest's tables would hold more elements than the instance's
+    /// limit, or the module has more tables than it allows.
+    TableLimitExceeded,
+    /// The module would make more instances in one store than the limit
+    /// allows.
+    InstanceLimitExceeded,
     /// The guest used up the CPU budget (fuel) of the call.
     CpuBudgetExhausted,
+    /// The call ran past its wall-clock deadline and was stopped.
+    DeadlineExceeded,
+    /// The guest's call stack outgrew the engine's limit (endless or too
+    /// deep recursion): the guest trapped, the host is unharmed.
+    StackExhausted,
+    /// The instance was left in an unknown state by a panic in a host
+    /// function or a source during an earlier call, and refuses every call
+    /// since.
+    Poisoned,
     /// Something this build or engine cannot do: limits the engine was not
     /// built for (fuel without fuel metering), an engine not compiled in.
     Unsupported,
@@ -84,7 +99,12 @@ impl ErrorKind {
             Self::InvalidChunkSize => "invalid chunk size",
             Self::TooManyStreams => "too many open streams",
             Self::MemoryLimitExceeded => "memory limit exceeded",
+            Self::TableLimitExceeded => "table limit exceeded",
+            Self::InstanceLimitExceeded => "instance limit exceeded",
             Self::CpuBudgetExhausted => "cpu budget exhausted",
+            Self::DeadlineExceeded => "deadline exceeded",
+            Self::StackExhausted => "guest stack exhausted",
+            Self::Poisoned => "instance poisoned by an earlier panic",
             Self::Unsupported => "unsupported by this engine's configuration",
             Self::SourceFailed => "stream source failed",
             Self::SourceTruncated => "stream source truncated",

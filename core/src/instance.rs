@@ -134,22 +134,72 @@ pub trait Bindings {
     fn host_data_mut(&mut self) -> &mut HostData;
 }
 
+/// One guest call in progress on a [`Bindings`]: entered (refused if the
+/// instance is poisoned), then left when the call returns. If it is dropped
+/// without being left, a panic is unwinding through the call: the instance
+/// stays poisoned ([`HostData::enter_call`]) and its streams are released
+/// there and then, their sources dropped, so nothing of the call leaks into
+/// the next.
+struct CallGuard<'a, B: Bindings + ?Sized> {
+    bindings: &'a mut B,
+    left: bool,
+}
+
+impl<'a, B: Bindings + ?Sized> CallGuard<'a, B> {
+    fn enter(bindings: &'a mut B) -> Result<Self> {
+        if let Err(poisoned) = bindings.host_data_mut().enter_call() {
+            bindings.host_data_mut().streams_mut().release_all();
+            return Err(poisoned);
+        }
+        Ok(Self {
+            bindings,
+            left: false,
+        })
+    }
+
+    fn leave(mut self) {
+        self.left = true;
+        self.bindings.host_data_mut().leave_call();
+    }
+}
+
+impl<B: Bindings + ?Sized> Drop for CallGuard<'_, B> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.bindings.host_data_mut().streams_mut().release_all();
+        }
+    }
+}
+
 impl<B: Bindings> Instance for B {
     fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64> {
-        let plan = self.host_data().streams().plan(&*source, options)?;
-        let descriptor = self.initiate_buffer(plan.capacity())?;
-        self.with_memory(|memory, data| data.streams_mut().open(memory, descriptor, source, plan))?;
-        Ok(descriptor)
+        let guard = CallGuard::enter(self)?;
+        let b = &mut *guard.bindings;
+        let opened = b
+            .host_data()
+            .streams()
+            .plan(&*source, options)
+            .and_then(|plan| Ok((plan, b.initiate_buffer(plan.capacity())?)))
+            .and_then(|(plan, descriptor)| {
+                b.with_memory(|memory, data| {
+                    data.streams_mut().open(memory, descriptor, source, plan)
+                })?;
+                Ok(descriptor)
+            });
+        guard.leave();
+        opened
     }
 
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        let guard = CallGuard::enter(self)?;
         let result = if export == FILL_BUFFER {
             // The host's own import is never the guest's to re-export and call.
             Err(Error::missing_export(export))
         } else {
-            self.invoke(export, args)
+            guard.bindings.invoke(export, args)
         };
-        self.close_streams();
+        guard.bindings.close_streams();
+        guard.leave();
         result
     }
 

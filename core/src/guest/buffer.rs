@@ -13,10 +13,22 @@ use crate::descriptor::BufferDescriptor;
 const CELLS_AT: usize = DESCRIPTOR_LEN as usize;
 const DATA_AT: usize = CELLS_AT + 2 * CURSOR_LEN as usize;
 
-fn layout(capacity: u32) -> Layout {
-    // 40 + u32::MAX fits in usize on every target with alloc (>= 32-bit), and
-    // align 8 is a power of two: this cannot fail for any capacity.
-    Layout::from_size_align(DATA_AT + capacity as usize, 8).unwrap_or_else(|_| Layout::new::<u64>())
+/// The layout of a buffer of `capacity` data bytes, if it exists: on wasm32
+/// `40 + capacity` overflows `usize` for capacities near `u32::MAX`, and a
+/// size past `isize::MAX` is no layout. Checked, never wrapped.
+fn layout(capacity: u32) -> Option<Layout> {
+    let size = DATA_AT.checked_add(usize::try_from(capacity).ok()?)?;
+    Layout::from_size_align(size, 8).ok()
+}
+
+/// The layout of a buffer of `capacity` data bytes, or a trap (a panic,
+/// which aborts a guest) when it cannot exist: never an allocation smaller
+/// than what the descriptor will declare.
+fn layout_or_trap(capacity: u32) -> Layout {
+    match layout(capacity) {
+        Some(layout) => layout,
+        None => panic!("a buffer of {capacity} bytes does not fit in the address space"),
+    }
 }
 
 /// Allocates a buffer of `capacity` data bytes and returns the address of its
@@ -25,7 +37,7 @@ fn layout(capacity: u32) -> Layout {
 ///
 /// [`StreamReader`]: super::StreamReader
 pub fn allocate_buffer(capacity: u32) -> i64 {
-    let layout = layout(capacity);
+    let layout = layout_or_trap(capacity);
     // SAFETY: the layout has a non-zero size (at least the 40-byte header).
     let block = unsafe { alloc::alloc::alloc_zeroed(layout) };
     if block.is_null() {
@@ -56,7 +68,7 @@ pub unsafe fn free_buffer(descriptor: i64) {
     // ours, so its 32 bytes are readable.
     let capacity = unsafe { read_descriptor(descriptor) }.capacity;
     // SAFETY: same block and layout as in `allocate_buffer`.
-    unsafe { alloc::alloc::dealloc(descriptor as usize as *mut u8, layout(capacity)) };
+    unsafe { alloc::alloc::dealloc(descriptor as usize as *mut u8, layout_or_trap(capacity)) };
 }
 
 /// The payload the host placed whole in the buffer at `descriptor` with the

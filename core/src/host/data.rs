@@ -69,6 +69,10 @@ impl<T> fmt::Debug for StateSlot<T> {
 pub struct HostData {
     streams: HostStreams,
     states: Vec<StateCell>,
+    /// Set while a guest call runs; still set afterwards only if the call
+    /// never returned (a panic unwound through it): the instance is then
+    /// poisoned.
+    in_call: bool,
 }
 
 impl fmt::Debug for HostData {
@@ -93,7 +97,35 @@ impl HostData {
                     value: Some(value),
                 })
                 .collect(),
+            in_call: false,
         })
+    }
+
+    /// Marks the start of a guest call; refuses with
+    /// [`ErrorKind::Poisoned`] if an earlier call never ended (a host
+    /// function or a source panicked through it), since the guest and the
+    /// host state may then be half-way through anything.
+    pub fn enter_call(&mut self) -> Result<()> {
+        if self.in_call {
+            return Err(Error::new(
+                ErrorKind::Poisoned,
+                "an earlier call on this instance panicked (in a host function or a stream \
+                 source); the instance refuses every call since: make a new one",
+            ));
+        }
+        self.in_call = true;
+        Ok(())
+    }
+
+    /// Marks the end of a guest call that returned (with a result or an
+    /// error).
+    pub fn leave_call(&mut self) {
+        self.in_call = false;
+    }
+
+    /// Whether an earlier call panicked and the instance refuses calls.
+    pub fn is_poisoned(&self) -> bool {
+        self.in_call
     }
 
     /// The instance's streams.

@@ -68,3 +68,14 @@ pub extern "C" fn digest_whole(arg: i64) -> i64 {
     unsafe { free_buffer(arg) };
     digest as i64
 }
+
+/// `allocate(capacity) -> descriptor address`: what
+/// `__frnt__initiate_buffer(capacity)` does, callable as an entry point
+/// (`i64` in and out) so the host can ask for any capacity, `u32::MAX`
+/// included: the buffer's size is computed with checked arithmetic, so a
+/// capacity that does not fit in wasm32's address space traps.
+// SAFETY: this contract's own export name; nothing else defines it.
+#[unsafe(no_mangle)]
+pub extern "C" fn allocate(capacity: i64) -> i64 {
+    refill_core::guest::allocate_buffer(capacity as u32)
+}
