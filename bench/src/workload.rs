@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use refill::{
-    AnyEngine, AnyInstance, AnyLinkedModule, BoxedSource, BytesSource, Engine, EngineKind, Error,
-    ErrorKind, HostFunctions, Instance, InstanceConfig, InstanceExt, IntoBoxedSource, Limits,
-    LinkedModule, Module, ReaderSource, Result, StreamOptions,
+    AnyEngine, AnyInstance, AnyLinkedModule, BoxedSource, BytesSource, Engine, EngineConfig,
+    EngineKind, Error, ErrorKind, HostFunctions, Instance, InstanceConfig, InstanceExt,
+    IntoBoxedSource, Limits, LinkedModule, Module, ReaderSource, Result, StreamOptions,
 };
 use refill_fixtures::{COLLECT, DIGEST, DIGEST_WHOLE, SKIP};
 
@@ -109,12 +109,19 @@ pub fn payload(len: u64) -> Bytes {
     Bytes::from(refill_testkit::generated(7, len as usize))
 }
 
-/// Limits for benchmarks: the defaults (4 GiB of memory, no fuel), so that
-/// *collect* and *whole copy* can hold a 1 GiB payload.
+/// Limits for benchmarks: trusted (4 GiB of memory, no deadline, no fuel),
+/// so that *collect* and *whole copy* can hold a 1 GiB payload and nothing
+/// is metered, as in the minimal bindings they are compared with.
 fn config(chunk: u32) -> InstanceConfig {
     InstanceConfig::new()
         .with_chunk_size(chunk)
-        .with_limits(Limits::default())
+        .with_limits(Limits::trusted())
+}
+
+/// The engine of `kind` built like the minimal bindings: without deadline
+/// interruption (which meters fuel on wasmi and checks epochs on wasmtime).
+fn engine(kind: EngineKind) -> Result<AnyEngine> {
+    AnyEngine::with_config(kind, &EngineConfig::new().with_interruption(false))
 }
 
 /// What one repetition gives: elapsed time, fills, guest memory, result.
@@ -264,9 +271,7 @@ impl Case {
 
 /// `wasm` compiled by `kind` and linked with refill's own import.
 fn linked(kind: EngineKind, wasm: &[u8]) -> Result<AnyLinkedModule> {
-    AnyEngine::new(kind)?
-        .compile(wasm)?
-        .link(&HostFunctions::new())
+    engine(kind)?.compile(wasm)?.link(&HostFunctions::new())
 }
 
 /// `bytes / seconds` in GiB/s (0 for no time).
@@ -441,7 +446,7 @@ pub struct FileRun {
 /// Streams the file at `path` into the digest guest on `engine` through a
 /// `ReaderSource` and measures it.
 pub fn file_into_digest(engine: EngineKind, path: &Path, chunk: u32) -> Result<FileRun> {
-    let module = AnyEngine::new(engine)?.compile(DIGEST.wasm)?;
+    let module = self::engine(engine)?.compile(DIGEST.wasm)?;
     let mut instance = module.instantiate(&config(chunk))?;
     let source: BoxedSource = ReaderSource::open(path)?.boxed();
     let len = source.total_len();

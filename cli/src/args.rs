@@ -15,6 +15,10 @@ use crate::inputs::parse_size;
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// On failure, print the whole chain of causes (an engine's backtrace
+    /// included) instead of one short line.
+    #[arg(long, global = true)]
+    pub(crate) verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,9 +275,14 @@ pub(crate) struct LimitArgs {
     /// Largest guest memory; growing past it stops the contract.
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub(crate) max_memory: u64,
+    /// Wall-clock time each guest call may run (`5s`, `500ms`, `2m`), or
+    /// `none`; a call still running then is stopped.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
+    pub(crate) timeout: Timeout,
     /// CPU budget of each guest call in fuel units (about one per instruction),
-    /// or `unlimited` (also turns fuel metering off, which is faster).
-    #[arg(long, value_name = "N", default_value = "50000000000", value_parser = parse_fuel)]
+    /// deterministic where the timeout is not; `unlimited` (the default) turns
+    /// fuel metering off, which is faster.
+    #[arg(long, value_name = "N", default_value = "unlimited", value_parser = parse_fuel)]
     pub(crate) fuel: Fuel,
     /// Largest input (one streamed argument).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
@@ -287,10 +296,28 @@ pub(crate) enum Fuel {
     Unlimited,
 }
 
+/// A deadline per call or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeout(pub(crate) Option<std::time::Duration>);
+
+fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Timeout(None));
+    }
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(Timeout(Some(duration))),
+        Ok(_) => Err("a timeout of zero would stop every call; use `none` for no timeout".into()),
+        Err(e) => Err(format!(
+            "`{text}` is not a duration like 5s, 500ms or 2m, or `none` ({e})"
+        )),
+    }
+}
+
 impl LimitArgs {
     /// The limits these flags ask for.
     pub(crate) fn limits(&self) -> Limits {
-        Limits::untrusted()
+        Limits::default()
+            .with_deadline(self.timeout.0)
             .with_max_memory_bytes(self.max_memory)
             .with_fuel(match self.fuel {
                 Fuel::Budget(n) => Some(n),

@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn chunk_sizes_are_checked() {
-        let limits = refill::Limits::untrusted();
+        let limits = refill::Limits::default();
         let kind = |bytes| match chunk_size(bytes, &limits) {
             Err(crate::error::CliError::Refill(e)) => e.kind(),
             other => panic!("expected a refill error, got {other:?}"),

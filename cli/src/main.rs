@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let verbose = cli.verbose;
     let outcome = match cli.command {
         Command::Run(run) => {
             let order = matches
@@ -49,21 +50,37 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if verbose => {
+            eprintln!("error: {}", chain(&e, usize::MAX));
+            ExitCode::FAILURE
+        }
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", chain(&e, 1));
             ExitCode::FAILURE
         }
     }
 }
 
-/// The error and its sources on one line, whitespace folded.
-fn one_line(error: &error::CliError) -> String {
-    let mut text = error.to_string();
+/// The error and its sources, each cut to its first `lines` lines, on one
+/// line with whitespace folded unless every line is asked for. In the short
+/// form, a cause whose first line is only a heading (ending in `:`, as an
+/// engine's "error while executing at wasm backtrace:" above its frames) is
+/// left out: the backtrace is for `--verbose`.
+fn chain(error: &error::CliError, lines: usize) -> String {
+    let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        parts.push(cause.to_string());
         source = cause.source();
+    }
+    let text = parts
+        .iter()
+        .filter(|part| lines == usize::MAX || !part.lines().next().unwrap_or("").ends_with(':'))
+        .map(|part| part.lines().take(lines).collect::<Vec<_>>().join("\n"))
+        .collect::<Vec<_>>()
+        .join(": ");
+    if lines == usize::MAX {
+        return text;
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -103,10 +103,23 @@ pub(crate) fn load_module(spec: &str) -> CliResult<Vec<u8>> {
                 ))
             });
     }
-    std::fs::read(spec).map_err(|e| CliError::Io {
+    let bytes = std::fs::read(spec).map_err(|e| CliError::Io {
         what: format!("cannot read module {spec}"),
         source: e,
-    })
+    })?;
+    // A module in the text format is compiled to binary first.
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    match wat::parse_bytes(&bytes) {
+        Ok(wasm) => Ok(wasm.into_owned()),
+        Err(e) if spec.ends_with(".wat") => Err(CliError::Usage(format!(
+            "{spec} is not valid WebAssembly text: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))),
+        // Neither binary nor text: let the engine say what is wrong.
+        Err(_) => Ok(bytes),
+    }
 }
 
 pub(crate) fn list_fixtures() {

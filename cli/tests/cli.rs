@@ -283,6 +283,54 @@ fn limits_stop_hostile_work_with_one_line_errors() {
     assert_one_line_error(&out, "payload too large");
 }
 
+/// The attacker's guests under the CLI's defaults, on every engine: a
+/// runaway loop stops at `--timeout`, endless recursion and a table grown
+/// by 10 M elements stop with their limits, a guest with three memories is
+/// refused; each in one short line (no engine backtrace without
+/// `--verbose`), and a `.wat` module is accepted as it is.
+#[test]
+fn the_defaults_stop_runaway_guests_in_one_line() {
+    let text = r#"(module (memory (export "memory") 1)
+        (table 1 funcref)
+        (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
+        (func $down (param i64) (result i64) (i64.add (call $down (local.get 0)) (i64.const 1)))
+        (func (export "recurse") (result i64) (call $down (i64.const 0)))
+        (func (export "spin") (result i64) (loop $l (br $l)) i64.const 0)
+        (func (export "tables") (result i64)
+          (i64.extend_i32_s (table.grow (ref.null func) (i32.const 10000000)))))"#;
+    let guest = temp_file("runaway.wat", text.as_bytes());
+    let guest = guest.to_string_lossy();
+    let three = wat_file(
+        "three_memories.wasm",
+        r#"(module (memory (export "memory") 1) (memory 1) (memory 1)
+             (func (export "__frnt__initiate_buffer") (param i32) (result i64) i64.const 0)
+             (func (export "f") (result i64) i64.const 0))"#,
+    );
+    let three = three.to_string_lossy();
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let run = |export: &str, extra: &[&str]| {
+            let mut args = vec!["run", &guest, "--export", export, "--engine", engine];
+            args.extend_from_slice(extra);
+            refill(&args)
+        };
+        assert_one_line_error(&run("spin", &["--timeout", "300ms"]), "deadline exceeded");
+        let out = run("recurse", &[]);
+        assert_one_line_error(&out, "guest stack exhausted");
+        assert!(stderr(&out).len() < 300, "{engine}: {}", stderr(&out));
+        let verbose = run("recurse", &["--verbose"]);
+        assert!(stderr(&verbose).contains("stack"), "{engine}");
+        assert_one_line_error(&run("tables", &[]), "table limit exceeded");
+        let out = refill(&["run", &three, "--export", "f", "--engine", engine]);
+        assert_one_line_error(&out, "memory limit exceeded");
+    }
+    let out = refill(&["run", &guest, "--export", "spin", "--timeout", "0s"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a zero timeout is a usage error"
+    );
+}
+
 /// `[len: u64 LE][digest: u64 LE]`: the freenet_log contract's summary.
 fn log_summary(state: &[u8]) -> Vec<u8> {
     let mut v = (state.len() as u64).to_le_bytes().to_vec();

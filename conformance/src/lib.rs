@@ -8,6 +8,8 @@ use refill::{
 };
 use refill_fixtures::Fixture;
 
+pub mod fuzzed;
+
 pub use refill_testkit::hostile;
 
 pub use refill_testkit::{GeneratedSource, expected_fills, generated_digest};

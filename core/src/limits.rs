@@ -251,17 +251,21 @@ pub fn tables_exceeded(total: u64, max: u64) -> Error {
 }
 
 /// The error for a store that would get more memories, tables or instances
-/// than `limits` allow (`what` is "memories", "tables" or "instances").
-pub fn count_exceeded(what: &str, count: u64, max: u32) -> Error {
+/// than `limits` allow (`what` is "memories", "tables" or "instances"),
+/// `count` of them if the engine says how many.
+pub fn count_exceeded(what: &str, count: Option<u64>, max: u32) -> Error {
     let kind = match what {
         "tables" => ErrorKind::TableLimitExceeded,
         "instances" => ErrorKind::InstanceLimitExceeded,
         _ => ErrorKind::MemoryLimitExceeded,
     };
-    Error::new(
-        kind,
-        alloc::format!("the module would have {count} {what}, over the limit of {max}"),
-    )
+    let message = match count {
+        Some(count) => {
+            alloc::format!("the module would have {count} {what}, over the limit of {max}")
+        }
+        None => alloc::format!("the module would have more {what} than the limit of {max}"),
+    };
+    Error::new(kind, message)
 }
 
 /// Keeps the running total of one kind of resource (memory bytes or table

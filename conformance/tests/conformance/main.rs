@@ -20,6 +20,7 @@ macro_rules! engines_template {
 refill::for_each_engine!(engines_template);
 
 mod arguments;
+mod bounds;
 mod cross_engine;
 mod delegates;
 mod differential;
@@ -27,6 +28,7 @@ mod errors;
 mod freenet;
 mod freenet_imports;
 mod freenet_wire;
+mod fuzzed;
 mod host_functions;
 mod hostile;
 mod isolation;

@@ -73,6 +73,9 @@ pub struct HostData {
     /// never returned (a panic unwound through it): the instance is then
     /// poisoned.
     in_call: bool,
+    /// Set when a host function panicked (and the panic was caught at its
+    /// boundary): the instance is poisoned as well.
+    poisoned: bool,
 }
 
 impl fmt::Debug for HostData {
@@ -98,6 +101,7 @@ impl HostData {
                 })
                 .collect(),
             in_call: false,
+            poisoned: false,
         })
     }
 
@@ -106,7 +110,7 @@ impl HostData {
     /// function or a source panicked through it), since the guest and the
     /// host state may then be half-way through anything.
     pub fn enter_call(&mut self) -> Result<()> {
-        if self.in_call {
+        if self.in_call || self.poisoned {
             return Err(Error::new(
                 ErrorKind::Poisoned,
                 "an earlier call on this instance panicked (in a host function or a stream \
@@ -125,7 +129,13 @@ impl HostData {
 
     /// Whether an earlier call panicked and the instance refuses calls.
     pub fn is_poisoned(&self) -> bool {
-        self.in_call
+        self.in_call || self.poisoned
+    }
+
+    /// Poisons the instance: every later call is refused with
+    /// [`ErrorKind::Poisoned`]. Called when a host function panicked.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
     }
 
     /// The instance's streams.

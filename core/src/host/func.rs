@@ -141,6 +141,57 @@ impl HostFunc {
         if params.len() != ty.params().len() || results.len() != ty.results().len() {
             return Err(self.bad_values("a number of values"));
         }
+        self.call_unchecked(caller, params, results)
+    }
+
+    /// Runs the closure. With `std`, a panic in it (or in a stream source
+    /// it reads, as the refill import does) is caught here, at the host
+    /// function's boundary, and poisons the instance: some engines cannot
+    /// unwind through their own frames (wasmi's interpreter aborts the
+    /// process), and the host state the closure was changing is in an
+    /// unknown state. The call returns [`ErrorKind::Poisoned`], and so does
+    /// every later call on the instance. Without `std`, panics abort, as
+    /// they do on devices.
+    #[cfg(feature = "std")]
+    fn call_unchecked(
+        &self,
+        caller: &mut Caller<'_>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        let run = std::panic::AssertUnwindSafe(|| (self.0.func)(caller, params, results));
+        match std::panic::catch_unwind(run) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                caller.data().poison();
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| {
+                        payload
+                            .downcast_ref::<alloc::string::String>()
+                            .map(|s| s.as_str())
+                    })
+                    .unwrap_or("a panic");
+                Err(Error::new(
+                    ErrorKind::Poisoned,
+                    format!(
+                        "host function `{}.{}` panicked ({why}); the instance refuses every call \
+                         since",
+                        self.0.module, self.0.name
+                    ),
+                ))
+            }
+        }
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn call_unchecked(
+        &self,
+        caller: &mut Caller<'_>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
         (self.0.func)(caller, params, results)
     }
 

@@ -5,49 +5,66 @@ use refill_core::{
     Engine, EngineConfig, Error, ErrorKind, HostData, HostFunctions, Import, InstanceConfig,
     Limits, Linkage, LinkedModule, Module, Result,
 };
+use wasmer::sys::NativeEngineExt;
 use wasmer::{Extern, FunctionEnv, Store};
 
 use crate::error::engine_error;
 use crate::import::{bind, import_type};
 use crate::instance::{LocalInstance, WasmerInstance};
-use crate::limits::{InstanceLimits, Layout, check_module, singlepass_engine};
+use crate::limits::{
+    CAN_INTERRUPT, Deadline, DeadlineTimer, Declared, InstanceLimits, Layout, check_module,
+    singlepass_compiler,
+};
 use crate::state::StoreData;
+use crate::tunables::StackTunables;
 
 /// wasmer with its singlepass compiler, configured for refill.
 ///
 /// Each compilation gets a wasmer engine of its own, with the middlewares
 /// that enforce refill's limits (see `limits.rs`): they record where they put
 /// their globals in the one module they transform, so they cannot be shared
-/// between modules.
+/// between modules. The deadline timer is the engine's own, shared by its
+/// clones, modules and instances.
 #[derive(Clone, Debug)]
 pub struct WasmerEngine {
     backend: Backend,
+    /// Stops calls at their deadline; `None` when the engine was built
+    /// without interruption (or wasmer cannot interrupt here).
+    deadlines: Option<DeadlineTimer>,
 }
 
 /// How a [`WasmerEngine`] compiles.
 #[derive(Clone, Debug)]
 enum Backend {
-    /// Singlepass with refill's middlewares, fuel metering when `true`.
-    Singlepass { fuel_metering: bool },
+    /// Singlepass with refill's middlewares, fuel metering when
+    /// `fuel_metering`, guest stacks of `stack_bytes`.
+    Singlepass {
+        fuel_metering: bool,
+        stack_bytes: usize,
+    },
     /// An engine of the embedder's, without refill's middlewares.
     Custom(wasmer::Engine),
 }
+
+/// The smallest and largest guest stacks wasmer 7.4 makes (those of its
+/// `set_stack_size`).
+const STACK_BYTES: std::ops::RangeInclusive<u32> = (8 << 10)..=(100 << 20);
 
 // By hand: `wasmer::Engine::default()` takes the first compiler wasmer was
 // built with (cranelift, llvm, then singlepass), which cargo's feature
 // unification elsewhere in a build could change. refill wants singlepass.
 impl Default for WasmerEngine {
+    /// The engine of `EngineConfig::default()`: interruptible (so that
+    /// `Limits::default()`'s deadline holds), 512 KiB guest stacks, no fuel
+    /// metering.
     fn default() -> Self {
-        Self {
-            backend: Backend::Singlepass {
-                fuel_metering: false,
-            },
-        }
+        // The checks of `with_config` pass for the defaults (tested).
+        Self::configured(&EngineConfig::default())
     }
 }
 
 impl WasmerEngine {
-    /// An engine with wasmer's singlepass compiler, without fuel metering.
+    /// The engine of `EngineConfig::default()`, as [`WasmerEngine::default`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -61,20 +78,40 @@ impl WasmerEngine {
                  (use wasmi or wasmtime for guests with 1-byte pages)",
             ));
         }
-        Ok(Self {
+        if !STACK_BYTES.contains(&config.max_stack_bytes) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "wasmer 7.4 makes guest stacks of {} to {} bytes, not {}",
+                    STACK_BYTES.start(),
+                    STACK_BYTES.end(),
+                    config.max_stack_bytes
+                ),
+            ));
+        }
+        Ok(Self::configured(config))
+    }
+
+    /// The engine for a `config` that passed the checks of `with_config`.
+    fn configured(config: &EngineConfig) -> Self {
+        Self {
             backend: Backend::Singlepass {
                 fuel_metering: config.fuel_metering,
+                stack_bytes: config.max_stack_bytes as usize,
             },
-        })
+            deadlines: (config.interruption && CAN_INTERRUPT).then(DeadlineTimer::default),
+        }
     }
 
     /// An engine over an existing wasmer engine (own compiler, own
-    /// configuration). It has none of refill's middlewares, so its instances
-    /// can have neither a fuel limit nor a memory limit below 4 GiB: asking for
-    /// one is [`ErrorKind::Unsupported`].
+    /// configuration, own guest stack size). It has none of refill's
+    /// middlewares, so its instances can have no fuel limit, and only memory
+    /// and table limits their module cannot grow past anyway: asking for
+    /// more is [`ErrorKind::Unsupported`]. Deadlines work as on any engine.
     pub fn from_engine(engine: wasmer::Engine) -> Self {
         Self {
             backend: Backend::Custom(engine),
+            deadlines: CAN_INTERRUPT.then(DeadlineTimer::default),
         }
     }
 
@@ -84,7 +121,8 @@ impl WasmerEngine {
         matches!(
             self.backend,
             Backend::Singlepass {
-                fuel_metering: true
+                fuel_metering: true,
+                ..
             }
         )
     }
@@ -99,8 +137,13 @@ impl Engine for WasmerEngine {
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
         let (engine, limiter) = match &self.backend {
-            Backend::Singlepass { fuel_metering } => {
-                let (engine, limiter) = singlepass_engine(*fuel_metering);
+            Backend::Singlepass {
+                fuel_metering,
+                stack_bytes,
+            } => {
+                let (compiler, limiter) = singlepass_compiler(*fuel_metering);
+                let mut engine: wasmer::Engine = compiler.into();
+                engine.set_tunables(StackTunables::new(*stack_bytes));
                 (engine, Some(limiter))
             }
             Backend::Custom(engine) => (engine.clone(), None),
@@ -113,13 +156,51 @@ impl Engine for WasmerEngine {
                 None => engine_error(ErrorKind::InvalidModule, "wasmer rejected the module", e),
             }
         })?;
-        let layout = limiter.map(|limiter| limiter.layout()).transpose()?;
+        let (layout, declared) = match limiter {
+            Some(limiter) => {
+                let (layout, declared) = limiter.record()?;
+                (Some(layout), declared)
+            }
+            None => (None, Declared::parse(wasm)?),
+        };
         Ok(WasmerModule {
             engine,
             module,
-            layout,
-            metered: self.fuel_metering(),
+            limiting: Limiting {
+                layout,
+                declared,
+                metered: self.fuel_metering(),
+                deadlines: self.deadlines.clone(),
+            },
         })
+    }
+}
+
+/// What a module's instances are limited with.
+#[derive(Clone, Debug)]
+struct Limiting {
+    /// What refill's limiter did to the module (`None`: compiled by an
+    /// engine from [`WasmerEngine::from_engine`], without it).
+    layout: Option<Layout>,
+    /// The memories and tables the module declares.
+    declared: Declared,
+    /// Whether the module was compiled with fuel metering.
+    metered: bool,
+    /// The engine's deadline timer, if it interrupts.
+    deadlines: Option<DeadlineTimer>,
+}
+
+impl Limiting {
+    /// Checks `limits` before instantiating: what the instance will need
+    /// to enforce them, and the module itself.
+    fn check(&self, limits: &Limits) -> Result<(Option<u64>, Option<Deadline>)> {
+        check_module(self.layout.as_ref(), &self.declared, limits)?;
+        let fuel = limits.fuel_per_call(self.metered)?;
+        let deadline = limits
+            .deadline_per_call(self.deadlines.is_some())?
+            .zip(self.deadlines.as_ref())
+            .map(|(after, timer)| timer.deadline(after));
+        Ok((fuel, deadline))
     }
 }
 
@@ -128,11 +209,7 @@ impl Engine for WasmerEngine {
 pub struct WasmerModule {
     engine: wasmer::Engine,
     module: wasmer::Module,
-    /// What refill's memory limiter did to the module (`None`: compiled by an
-    /// engine from [`WasmerEngine::from_engine`], without it).
-    layout: Option<Layout>,
-    /// Whether the module was compiled with fuel metering.
-    metered: bool,
+    limiting: Limiting,
 }
 
 impl Module for WasmerModule {
@@ -157,8 +234,7 @@ impl Module for WasmerModule {
         Ok(WasmerLinkedModule {
             engine: self.engine.clone(),
             module: self.module.clone(),
-            layout: self.layout.clone(),
-            metered: self.metered,
+            limiting: self.limiting.clone(),
             linkage: host.link(&self.imports())?,
         })
     }
@@ -170,10 +246,7 @@ impl Module for WasmerModule {
 pub struct WasmerLinkedModule {
     engine: wasmer::Engine,
     module: wasmer::Module,
-    /// As in [`WasmerModule`].
-    layout: Option<Layout>,
-    /// Whether the module was compiled with fuel metering.
-    metered: bool,
+    limiting: Limiting,
     /// The host function of each import, in the module's import order.
     linkage: Linkage,
 }
@@ -182,8 +255,7 @@ impl LinkedModule for WasmerLinkedModule {
     type Instance = WasmerInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmerInstance> {
-        check_module(self.layout.as_ref(), &config.limits)?;
-        let fuel = config.limits.fuel_per_call(self.metered)?;
+        let (fuel, deadline) = self.limiting.check(&config.limits)?;
         // Made here, not on the worker: the id names the worker's thread.
         let host = self.linkage.new_host_data(config)?;
         let instance_id = host.streams().instance_id();
@@ -191,7 +263,7 @@ impl LinkedModule for WasmerLinkedModule {
         // instance's own thread (see `instance.rs`).
         let (linked, limits) = (self.clone(), config.limits.clone());
         WasmerInstance::spawn(instance_id, move || {
-            linked.instantiate_here(host, &limits, fuel)
+            linked.instantiate_here(host, &limits, fuel, deadline)
         })
     }
 }
@@ -203,6 +275,7 @@ impl WasmerLinkedModule {
         host: HostData,
         limits: &Limits,
         fuel: Option<u64>,
+        deadline: Option<Deadline>,
     ) -> Result<LocalInstance> {
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(&mut store, StoreData { host, memory: None });
@@ -225,8 +298,9 @@ impl WasmerLinkedModule {
                     e,
                 )
             })?;
+        let layout = self.limiting.layout.as_ref();
         let limits =
-            InstanceLimits::install(&mut store, &instance, self.layout.as_ref(), limits, fuel)?;
+            InstanceLimits::install(&mut store, &instance, layout, limits, fuel, deadline)?;
 
         let memory = instance
             .exports
@@ -253,7 +327,10 @@ impl WasmerLinkedModule {
 #[cfg(test)]
 mod tests {
     use refill_core::abi::{FILL_BUFFER, IMPORT_MODULE};
-    use refill_core::{Caller, FuncType, ImportType, Instance, InstanceExt, ValType};
+    use refill_core::{
+        BytesSource, Caller, FuncType, ImportType, Instance, InstanceExt, StreamOptions,
+        StreamSource, ValType,
+    };
 
     use super::*;
 
@@ -350,12 +427,81 @@ mod tests {
         );
     }
 
+    /// What a panic in a call leaves: either the panic, resumed on the
+    /// caller's thread (never the worker's), or refill-core's `Poisoned`
+    /// error (where it catches the panic at a host function's boundary);
+    /// never a hang or an abort. Every later call is `Poisoned`.
+    fn assert_panic_poisons(
+        instance: &mut WasmerInstance,
+        call: impl FnOnce(&mut WasmerInstance) -> Result<i64>,
+    ) {
+        let caller = std::thread::current().id();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(instance))) {
+            Err(panic) => {
+                assert_eq!(std::thread::current().id(), caller);
+                assert_eq!(panic.downcast_ref::<&str>(), Some(&"the embedder's bug"));
+            }
+            Ok(Err(e)) => assert_eq!(e.kind(), ErrorKind::Poisoned, "{e}"),
+            Ok(Ok(value)) => panic!("the call returned {value}"),
+        }
+        for _ in 0..2 {
+            let e = instance.call("calm", &[]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Poisoned, "{e}");
+            let source = Box::new(BytesSource::new(vec![0; 8]));
+            let e = instance
+                .open_stream(source, StreamOptions::new())
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Poisoned, "{e}");
+        }
+        // The worker lives on: what does not run the guest still answers.
+        assert_eq!(Instance::memory_size(instance), 65_536);
+        assert_eq!(instance.read_memory(0, 4).expect("read").len(), 4);
+    }
+
+    /// A source that delivers its first `good` reads, then panics.
+    struct PanickingSource {
+        good: usize,
+    }
+
+    impl StreamSource for PanickingSource {
+        fn total_len(&self) -> u64 {
+            1 << 20
+        }
+
+        fn read_exact_into(&mut self, dst: &mut [u8]) -> Result<()> {
+            if self.good == 0 {
+                panic!("the embedder's bug");
+            }
+            self.good -= 1;
+            dst.fill(7);
+            Ok(())
+        }
+    }
+
+    /// A guest that streams: its buffer's descriptor at 0, cursors at 32
+    /// and 40, data from 64; `pull` refills once.
+    const STREAMING: &str = r#"
+        (import "freenet_contract_io" "__frnt__fill_buffer" (func $fill (param i64 i64) (result i32)))
+        (memory (export "memory") 1)
+        (global $id (mut i64) (i64.const 0))
+        (func (export "__frnt_set_id") (param i64) (global.set $id (local.get 0)))
+        (func (export "__frnt__initiate_buffer") (param i32) (result i64)
+          (i64.store (i32.const 0) (i64.const 64))
+          (i32.store (i32.const 8) (local.get 0))
+          (i64.store (i32.const 16) (i64.const 32))
+          (i64.store (i32.const 24) (i64.const 40))
+          (i64.const 0))
+        (func (export "pull") (param i64) (result i64)
+          (i64.extend_i32_u (call $fill (global.get $id) (local.get 0))))
+        (func (export "calm") (result i64) (i64.const 7))"#;
+
     #[test]
-    fn a_host_functions_panic_is_resumed_on_the_callers_thread() {
+    fn a_host_functions_panic_poisons_the_instance() {
         assert_send_sync::<WasmerInstance>();
         let module = compile(
             r#"(import "env" "boom" (func $boom))
-            (func (export "boom") (result i64) (call $boom) (i64.const 0))"#,
+            (func (export "boom") (result i64) (call $boom) (i64.const 0))
+            (func (export "calm") (result i64) (i64.const 7))"#,
         );
         let mut host = HostFunctions::new();
         host.func("env", "boom", |_: &mut Caller<'_>| -> Result<()> {
@@ -366,12 +512,71 @@ mod tests {
             .expect("links")
             .instantiate(&InstanceConfig::new())
             .expect("instance");
-        let caller = std::thread::current().id();
-        let panic =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| instance.call("boom", &[])))
-                .unwrap_err();
-        assert_eq!(std::thread::current().id(), caller);
-        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the embedder's bug"));
+        assert_panic_poisons(&mut instance, |instance| instance.call("boom", &[]));
+    }
+
+    #[test]
+    fn a_sources_panic_poisons_the_instance() {
+        let wasm = wat::parse_str(format!("(module {STREAMING})")).expect("test module");
+        let module = WasmerEngine::new().compile(&wasm).expect("compiles");
+        let config = InstanceConfig::new().with_chunk_size(1024);
+
+        // While the stream is opened (primed): no host function runs.
+        let mut instance = module.instantiate(&config).expect("instance");
+        assert_panic_poisons(&mut instance, |instance| {
+            let source = Box::new(PanickingSource { good: 0 });
+            instance.open_stream(source, StreamOptions::new())
+        });
+
+        // While the guest refills it, through the refill import.
+        let mut instance = module.instantiate(&config).expect("instance");
+        let source = Box::new(PanickingSource { good: 1 });
+        let buffer = instance
+            .open_stream(source, StreamOptions::new())
+            .expect("primed");
+        assert_panic_poisons(&mut instance, move |instance| {
+            instance.call("pull", &[buffer])
+        });
+    }
+
+    #[test]
+    fn the_default_engine_takes_the_default_limits() {
+        // `Default` builds from `EngineConfig::default()` without its checks:
+        // they must pass.
+        assert!(WasmerEngine::with_config(&EngineConfig::default()).is_ok());
+        let engine = WasmerEngine::default();
+        let timer = engine.deadlines.clone().expect("interrupts by default");
+        assert!(!engine.fuel_metering());
+        assert_eq!(InstanceConfig::new().limits, Limits::default());
+        let module = compile(r#"(func (export "calm") (result i64) (i64.const 7))"#);
+        let mut instance = module
+            .instantiate(&InstanceConfig::new())
+            .expect("instance");
+        assert_eq!(instance.call("calm", &[]).expect("call"), 7);
+
+        // One timer per engine, shared by its clones, its modules and their
+        // instances, and idle between calls.
+        let wasm = wat::parse_str(format!(
+            r#"(module {PRELUDE} (func (export "calm") (result i64) (i64.const 7)))"#
+        ))
+        .expect("test module");
+        let clone = engine.clone();
+        let module = clone.compile(&wasm).expect("compiles");
+        assert!(timer.shares(clone.deadlines.as_ref().expect("timer")));
+        assert!(timer.shares(module.limiting.deadlines.as_ref().expect("timer")));
+        assert_eq!(timer.status(), (false, 0), "no thread before a call");
+        let mut instances: Vec<_> = (0..3)
+            .map(|_| {
+                module
+                    .instantiate(&InstanceConfig::new())
+                    .expect("instance")
+            })
+            .collect();
+        for instance in &mut instances {
+            assert_eq!(instance.call("calm", &[]).expect("call"), 7);
+        }
+        assert_eq!(timer.status(), (true, 0));
+        assert!(!timer.shares(&WasmerEngine::new().deadlines.expect("timer")));
     }
 
     #[test]

@@ -58,14 +58,13 @@ impl LocalInstance {
         }
     }
 
-    /// Runs one guest call with a fresh fuel budget, and maps its failure to
-    /// the limit it hit, if any.
+    /// Runs one guest call within the instance's limits (fresh fuel, the
+    /// deadline), and maps its failure to the limit it hit, if any.
     fn guest_call<R>(
         &mut self,
         call: impl FnOnce(&mut Store) -> Result<R, RuntimeError>,
     ) -> Result<R> {
-        self.limits.before_call(&mut self.store, &self.instance);
-        call(&mut self.store).map_err(|e| self.limits.failed(&mut self.store, &self.instance, e))
+        self.limits.call(&mut self.store, &self.instance, call)
     }
 
     /// Runs the module's start function, which refill's limiter took out of
@@ -84,7 +83,11 @@ impl LocalInstance {
             .clone();
         self.guest_call(|store| start.call(store, &[]).map(drop))
             .map_err(|e| match e.kind() {
-                ErrorKind::MemoryLimitExceeded | ErrorKind::CpuBudgetExhausted => e,
+                ErrorKind::MemoryLimitExceeded
+                | ErrorKind::TableLimitExceeded
+                | ErrorKind::CpuBudgetExhausted
+                | ErrorKind::DeadlineExceeded
+                | ErrorKind::StackExhausted => e,
                 _ => Error::new(
                     ErrorKind::Instantiation,
                     "the module's start function failed",
@@ -174,6 +177,13 @@ type Reply<R> = thread::Result<R>;
 
 /// One instance: a handle to the worker thread that owns its store, its
 /// streams and its memory. Dropping it stops the thread and frees the store.
+///
+/// A panic on the worker (of a stream source, say) is caught there and
+/// resumed on the caller's thread, as it would unwind out of wasmi or
+/// wasmtime: the worker lives on, and refill-core's call guard has poisoned
+/// the instance, which refuses every later call with
+/// [`ErrorKind::Poisoned`]. Should the worker itself be gone, every
+/// operation that can fail answers [`ErrorKind::Poisoned`] too.
 #[derive(Debug)]
 pub struct WasmerInstance {
     /// `None` only while dropping: closing the channel ends the worker.
@@ -259,11 +269,14 @@ impl WasmerInstance {
     }
 }
 
-/// The worker thread is gone: only if wasmer itself failed outside a call.
+/// The worker thread is gone. It ends only when its handle is dropped, or
+/// when a panic escapes it outside any job (each job's is caught): then
+/// the instance is lost, as after a panic through a call.
 fn worker_lost() -> Error {
     Error::new(
-        ErrorKind::Engine,
-        "the thread that owns the wasmer instance has stopped",
+        ErrorKind::Poisoned,
+        "the thread that owns the wasmer instance has stopped (a panic outside a call); \
+         the instance refuses every operation: make a new one",
     )
 }
 

@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod engine;
 mod error;
@@ -9,6 +9,7 @@ mod instance;
 mod limits;
 mod memory;
 mod state;
+mod tunables;
 
 pub use engine::{WasmerEngine, WasmerLinkedModule, WasmerModule};
 pub use instance::WasmerInstance;

@@ -9,34 +9,60 @@ use refill_core::{
     Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, InstanceConfig, Linkage,
     LinkedModule, Module, Result,
 };
-use wasmi::{Extern, ResourceLimiter, Store};
+use wasmi::{Extern, ResourceLimiter, Store, Val};
 
 use crate::error::engine_error;
 use crate::import::{LinkedFunc, import_type};
 use crate::instance::WasmiInstance;
-use crate::memory::MemoryLimiter;
-use crate::state::{StoreData, prepare_call};
+use crate::memory::GuestLimiter;
+use crate::state::{CallLimits, StoreData, prepare_start};
 
 /// The wasmi interpreter, configured for refill.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WasmiEngine {
     engine: wasmi::Engine,
+    /// Whether `Limits::fuel` budgets can be kept (eager translation).
     fuel_metering: bool,
+    /// Whether the engine meters fuel at all (for budgets, or for the fuel
+    /// slices that keep deadlines).
+    metered: bool,
+    /// Whether deadlines can be kept (fuel slices, and a clock: `std`).
+    interruption: bool,
+}
+
+/// [`WasmiEngine::new`].
+impl Default for WasmiEngine {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl WasmiEngine {
-    /// An engine with wasmi's default configuration: no fuel metering.
+    /// An engine built for [`EngineConfig::default`]: deadlines kept with
+    /// fuel slices, a bounded stack, no fuel budgets.
     pub fn new() -> Self {
-        Self::default()
+        Self::build(&EngineConfig::default())
     }
 
     /// An engine built for `config`. A metering engine translates every
     /// function when the module is compiled, so that each call's fuel is
     /// its own.
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
+        Ok(Self::build(config))
+    }
+
+    fn build(config: &EngineConfig) -> Self {
+        // Deadlines need fuel slices, and a clock.
+        let interruption = config.interruption && cfg!(feature = "std");
+        let metered = config.fuel_metering || interruption;
         let mut wasmi_config = wasmi::Config::default();
-        wasmi_config.consume_fuel(config.fuel_metering);
+        wasmi_config.consume_fuel(metered);
         wasmi_config.wasm_custom_page_sizes(config.custom_page_sizes);
+        // The interpreter keeps guest frames on a stack of its own, so a
+        // guest's recursion never deepens the host's: past this height (or
+        // wasmi's 1000 nested calls) it traps with a stack overflow.
+        let stack = usize::try_from(config.max_stack_bytes).unwrap_or(usize::MAX);
+        wasmi_config.set_max_stack_height(stack.max(4096));
         if config.fuel_metering {
             // wasmi translates lazily by default and charges the translation
             // to the call that first runs a function, in whichever instance:
@@ -44,21 +70,27 @@ impl WasmiEngine {
             // Translating at compile time makes every call's cost its own.
             wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
         }
-        Ok(Self {
+        Self {
             engine: wasmi::Engine::new(&wasmi_config),
             fuel_metering: config.fuel_metering,
-        })
+            metered,
+            interruption,
+        }
     }
 
     /// An engine over an existing wasmi engine (own configuration). Whether
-    /// it meters fuel is read from the engine itself.
+    /// it meters fuel is read from the engine itself; one that does keeps
+    /// fuel budgets and deadlines alike (translation may then count towards
+    /// a budget, as wasmi translates lazily unless told otherwise).
     pub fn from_engine(engine: wasmi::Engine) -> Self {
         // wasmi does not say publicly whether an engine meters fuel, but a
         // store of an unmetered engine refuses to report its fuel.
-        let fuel_metering = Store::new(&engine, ()).get_fuel().is_ok();
+        let metered = Store::new(&engine, ()).get_fuel().is_ok();
         Self {
             engine,
-            fuel_metering,
+            fuel_metering: metered,
+            metered,
+            interruption: metered && cfg!(feature = "std"),
         }
     }
 
@@ -79,8 +111,7 @@ impl Engine for WasmiEngine {
         let module = wasmi::Module::new(&self.engine, wasm)
             .map_err(|e| engine_error(ErrorKind::InvalidModule, "wasmi rejected the module", e))?;
         Ok(WasmiModule {
-            engine: self.engine.clone(),
-            fuel_metering: self.fuel_metering,
+            engine: self.clone(),
             module,
         })
     }
@@ -89,8 +120,7 @@ impl Engine for WasmiEngine {
 /// A module compiled by wasmi.
 #[derive(Clone, Debug)]
 pub struct WasmiModule {
-    engine: wasmi::Engine,
-    fuel_metering: bool,
+    engine: WasmiEngine,
     module: wasmi::Module,
 }
 
@@ -113,7 +143,6 @@ impl Module for WasmiModule {
         let funcs = linkage.funcs().iter().map(LinkedFunc::new).collect();
         Ok(WasmiLinkedModule {
             engine: self.engine.clone(),
-            fuel_metering: self.fuel_metering,
             module: self.module.clone(),
             linkage,
             funcs,
@@ -130,8 +159,7 @@ impl Module for WasmiModule {
 /// nothing is looked up by name.
 #[derive(Clone, Debug)]
 pub struct WasmiLinkedModule {
-    engine: wasmi::Engine,
-    fuel_metering: bool,
+    engine: WasmiEngine,
     module: wasmi::Module,
     linkage: Linkage,
     /// `linkage.funcs()` with their wasmi types, converted once.
@@ -142,21 +170,32 @@ impl LinkedModule for WasmiLinkedModule {
     type Instance = WasmiInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmiInstance> {
-        let fuel = config.limits.fuel_per_call(self.fuel_metering)?;
+        let limits = &config.limits;
+        let budget = limits.fuel_per_call(self.engine.fuel_metering)?;
+        let deadline = limits.deadline_per_call(self.engine.interruption)?;
+        #[cfg(not(feature = "std"))]
+        let _ = deadline;
         let host = self.linkage.new_host_data(config)?;
         let instance_id = host.streams().instance_id();
         let mut store = Store::new(
-            &self.engine,
+            &self.engine.engine,
             StoreData {
                 host,
                 memory: None,
-                limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
-                fuel,
+                limiter: GuestLimiter::new(limits),
+                limits: CallLimits {
+                    // `fuel_per_call` gives u64::MAX for "no budget".
+                    budget: limits.fuel.and(budget),
+                    metered: self.engine.metered,
+                    #[cfg(feature = "std")]
+                    deadline,
+                },
+                fuel_is_deadline: false,
             },
         );
         store.limiter(|state: &mut StoreData| -> &mut dyn ResourceLimiter { &mut state.limiter });
-        // A start function runs with the same budget as any other call.
-        prepare_call(&mut store)?;
+        // A start function runs within the budget and the deadline too.
+        prepare_start(&mut store)?;
         let imports: Vec<Extern> = self
             .funcs
             .iter()
@@ -174,18 +213,25 @@ impl LinkedModule for WasmiLinkedModule {
         let initiate_buffer = instance
             .get_func(&store, INITIATE_BUFFER)
             .ok_or_else(|| Error::missing_export(INITIATE_BUFFER))?;
-        let initiate_buffer = initiate_buffer.typed::<u32, i64>(&store).map_err(|_| {
-            Error::signature_mismatch(INITIATE_BUFFER, "(i32) -> i64", initiate_buffer.ty(&store))
-        })?;
+        // Called untyped, through the same limits as every call; the types
+        // are checked once, here.
+        if initiate_buffer.typed::<u32, i64>(&store).is_err() {
+            return Err(Error::signature_mismatch(
+                INITIATE_BUFFER,
+                "(i32) -> i64",
+                initiate_buffer.ty(&store),
+            ));
+        }
 
         if let Some(set_id) = instance.get_func(&store, SET_ID) {
-            let typed = set_id
-                .typed::<i64, ()>(&store)
-                .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
-            prepare_call(&mut store)?;
-            typed
-                .call(&mut store, instance_id)
-                .map_err(|e| store.data_mut().call_error(e))?;
+            if set_id.typed::<i64, ()>(&store).is_err() {
+                return Err(Error::signature_mismatch(
+                    SET_ID,
+                    "(i64) -> ()",
+                    set_id.ty(&store),
+                ));
+            }
+            crate::state::call(&mut store, &set_id, &[Val::I64(instance_id)], &mut [])?;
         }
         Ok(WasmiInstance::new(store, instance, memory, initiate_buffer))
     }

@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 use refill_core::instance::check_entry_signature;
 use refill_core::memory::checked_slice_range;
 use refill_core::{Bindings, Error, GuestMemory, HostData, Result};
-use wasmi::{Memory, Store, TypedFunc, Val, ValType};
+use wasmi::{Func, Memory, Store, Val, ValType};
 
-use crate::state::{StoreData, prepare_call};
+use crate::state::{StoreData, call};
 
 /// One instance: its store (host data, memory, limits) and the exports
 /// refill calls.
@@ -19,7 +19,8 @@ pub struct WasmiInstance {
     store: Box<Store<StoreData>>,
     instance: wasmi::Instance,
     memory: Memory,
-    initiate_buffer: TypedFunc<u32, i64>,
+    /// `__frnt__initiate_buffer`, its type `(i32) -> i64` checked.
+    initiate_buffer: Func,
 }
 
 impl WasmiInstance {
@@ -27,7 +28,7 @@ impl WasmiInstance {
         store: Store<StoreData>,
         instance: wasmi::Instance,
         memory: Memory,
-        initiate_buffer: TypedFunc<u32, i64>,
+        initiate_buffer: Func,
     ) -> Self {
         Self {
             store: Box::new(store),
@@ -40,10 +41,17 @@ impl WasmiInstance {
 
 impl Bindings for WasmiInstance {
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
-        prepare_call(&mut self.store)?;
-        self.initiate_buffer
-            .call(&mut *self.store, capacity)
-            .map_err(|e| self.store.data_mut().call_error(e))
+        let mut output = [Val::I64(0)];
+        let input = [Val::I32(capacity as i32)];
+        call(&mut self.store, &self.initiate_buffer, &input, &mut output)?;
+        match output {
+            [Val::I64(descriptor)] => Ok(descriptor),
+            ref other => Err(Error::signature_mismatch(
+                refill_core::abi::INITIATE_BUFFER,
+                "(i32) -> i64",
+                other,
+            )),
+        }
     }
 
     fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
@@ -62,9 +70,7 @@ impl Bindings for WasmiInstance {
         )?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
-        prepare_call(&mut self.store)?;
-        func.call(&mut *self.store, &inputs, &mut output)
-            .map_err(|e| self.store.data_mut().call_error(e))?;
+        call(&mut self.store, &func, &inputs, &mut output)?;
         match output {
             [Val::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),

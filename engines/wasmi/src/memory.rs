@@ -1,158 +1,147 @@
 //! wasmi's linear memory as refill-core's `GuestMemory`, and the limiter
-//! that keeps it within `Limits::max_memory_bytes`.
+//! that keeps the guest within its `Limits`: memory bytes and table
+//! elements summed over all memories and tables, and their numbers.
 //!
 //! wasmi lends the memory as a plain `&mut [u8]`, which refill-core already
 //! treats as guest memory with checked access (`&mut bytes` is a
 //! `&mut dyn GuestMemory`), so there is no adapter type here; this module
-//! holds the [`MemoryLimiter`].
+//! holds the [`GuestLimiter`].
 
-use alloc::format;
-
-use refill_core::{Error, ErrorKind};
+use refill_core::Error;
+use refill_core::Limits;
+use refill_core::limits::{ResourceTally, memory_exceeded, tables_exceeded};
 use wasmi::ResourceLimiter;
 use wasmi::errors::{MemoryError, TableError};
 // wasmi 2.0 does not re-export the error type of its own `ResourceLimiter`.
 use wasmi_core::LimiterError;
 
-/// wasmi's defaults for the number of instances, tables and memories of a
-/// store (its own constants are private).
-const DEFAULT_COUNT_LIMIT: usize = 10_000;
-
-/// A memory request the limiter refused: sizes in bytes.
-#[derive(Clone, Copy, Debug)]
-struct Denied {
-    current: usize,
-    desired: usize,
-}
-
-/// Keeps the instance's linear memory (all of its memories together) within
-/// `max_bytes`. A request past the limit is refused with an error, which
-/// makes wasmi fail the memory's creation at instantiation and trap
-/// `memory.grow` (instead of returning -1); the request is recorded so that
-/// the failure can be reported as `MemoryLimitExceeded`.
+/// Keeps the instance within its limits. A request past one is refused
+/// with an error, which makes wasmi fail the memory's or table's creation
+/// at instantiation and trap `memory.grow` or `table.grow` (instead of
+/// returning -1); the refusal is recorded so that the failure can be
+/// reported with its kind. wasmi checks the memories' and tables' own
+/// maximums itself, before asking, and the numbers of memories, tables and
+/// instances against [`ResourceLimiter::memories`] and friends.
 #[derive(Debug)]
-pub(crate) struct MemoryLimiter {
-    max_bytes: u64,
-    /// Bytes of all guest memories, as granted so far.
-    used: u64,
-    /// The last growth granted, `(current, desired)`, undone if it fails.
-    granted: Option<(u64, u64)>,
-    denied: Option<Denied>,
+pub(crate) struct GuestLimiter {
+    memory: ResourceTally,
+    tables: ResourceTally,
+    max_memories: usize,
+    max_tables: usize,
+    max_instances: usize,
+    /// The refusal since the last [`GuestLimiter::clear_denied`], if any.
+    denied: Option<Error>,
 }
 
-impl MemoryLimiter {
-    /// A limiter allowing `max_bytes` of guest memory.
-    pub(crate) fn new(max_bytes: u64) -> Self {
+impl GuestLimiter {
+    /// A limiter for an instance with `limits`.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
-            max_bytes,
-            used: 0,
-            granted: None,
+            memory: ResourceTally::new(limits.max_memory_bytes),
+            tables: ResourceTally::new(limits.max_table_elements),
+            max_memories: count(limits.max_memories),
+            max_tables: count(limits.max_tables),
+            max_instances: count(limits.max_instances),
             denied: None,
         }
     }
 
-    /// Forgets a denial from an earlier call.
+    /// Forgets a refusal from an earlier call.
     pub(crate) fn clear_denied(&mut self) {
         self.denied = None;
     }
 
-    /// The `MemoryLimitExceeded` error for the request refused since the
-    /// last [`MemoryLimiter::clear_denied`], if any.
+    /// The error for the request refused since the last
+    /// [`GuestLimiter::clear_denied`], if any.
     pub(crate) fn take_denied(&mut self) -> Option<Error> {
-        let Denied { current, desired } = self.denied.take()?;
-        let max = self.max_bytes;
-        let message = if current == 0 {
-            format!("a guest memory of {desired} bytes exceeds the instance's limit of {max} bytes")
-        } else {
-            format!(
-                "growing guest memory from {current} to {desired} bytes exceeds the instance's \
-                 limit of {max} bytes"
-            )
-        };
-        Some(Error::new(ErrorKind::MemoryLimitExceeded, message))
+        self.denied.take()
     }
 
-    /// The error for a growth wasmi reports as limited without a recorded
-    /// denial (not expected: this limiter is the only one).
-    pub(crate) fn exceeded(&self) -> Error {
-        Error::new(
-            ErrorKind::MemoryLimitExceeded,
-            format!(
-                "the guest's memory would exceed the instance's limit of {} bytes",
-                self.max_bytes
-            ),
-        )
+    /// The most memories, tables and instances, for messages.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        (self.max_memories, self.max_tables, self.max_instances)
     }
 }
 
-impl ResourceLimiter for MemoryLimiter {
+/// Bytes or elements as `u64`.
+fn units(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
         current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        // wasmi checks the memory's own maximum itself, before asking.
-        let bytes = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        let (current_bytes, desired_bytes) = (bytes(current), bytes(desired));
-        let total = self
-            .used
-            .saturating_sub(current_bytes)
-            .saturating_add(desired_bytes);
-        if total > self.max_bytes {
-            self.denied = Some(Denied { current, desired });
-            self.granted = None;
-            return Err(LimiterError::ResourceLimiterDeniedAllocation);
+        match self.memory.grow(units(current), units(desired)) {
+            Ok(()) => Ok(true),
+            Err(total) => {
+                self.denied = Some(memory_exceeded(total, self.memory.max_total()));
+                Err(LimiterError::ResourceLimiterDeniedAllocation)
+            }
         }
-        self.used = total;
-        self.granted = Some((current_bytes, desired_bytes));
-        Ok(true)
     }
 
     fn memory_grow_failed(&mut self, _error: &MemoryError) -> Result<(), LimiterError> {
         // Out of host memory or of fuel: the growth granted last did not happen.
-        if let Some((current, desired)) = self.granted.take() {
-            self.used = self.used.saturating_sub(desired).saturating_add(current);
-        }
+        self.memory.undo();
         Ok(())
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
-        _desired: usize,
+        current: usize,
+        desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        // Tables are not limited; wasmi checks their maximum itself.
-        Ok(true)
+        match self.tables.grow(units(current), units(desired)) {
+            Ok(()) => Ok(true),
+            Err(total) => {
+                self.denied = Some(tables_exceeded(total, self.tables.max_total()));
+                Err(LimiterError::ResourceLimiterDeniedAllocation)
+            }
+        }
     }
 
     fn table_grow_failed(&mut self, _error: &TableError) -> Result<(), LimiterError> {
+        self.tables.undo();
         Ok(())
     }
 
     fn instances(&self) -> usize {
-        DEFAULT_COUNT_LIMIT
+        self.max_instances
     }
 
     fn tables(&self) -> usize {
-        DEFAULT_COUNT_LIMIT
+        self.max_tables
     }
 
     fn memories(&self) -> usize {
-        DEFAULT_COUNT_LIMIT
+        self.max_memories
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refill_core::ErrorKind;
 
     const PAGE: usize = 65_536;
 
+    fn limiter(pages: u64, elements: u64) -> GuestLimiter {
+        GuestLimiter::new(
+            &Limits::default()
+                .with_max_memory_bytes(pages * PAGE as u64)
+                .with_max_table_elements(elements),
+        )
+    }
+
     #[test]
     fn growth_past_the_limit_is_refused_with_an_error_and_recorded() {
-        let mut limiter = MemoryLimiter::new(4 * PAGE as u64);
+        let mut limiter = limiter(4, 10);
         assert!(matches!(limiter.memory_growing(0, PAGE, None), Ok(true)));
         assert!(matches!(
             limiter.memory_growing(PAGE, 4 * PAGE, None),
@@ -163,11 +152,19 @@ mod tests {
         let denied = limiter.take_denied().map(|e| e.kind());
         assert_eq!(denied, Some(ErrorKind::MemoryLimitExceeded));
         assert!(limiter.take_denied().is_none(), "taken once");
+
+        assert!(matches!(limiter.table_growing(0, 6, None), Ok(true)));
+        assert!(
+            limiter.table_growing(0, 5, None).is_err(),
+            "tables share the limit"
+        );
+        let denied = limiter.take_denied().map(|e| e.kind());
+        assert_eq!(denied, Some(ErrorKind::TableLimitExceeded));
     }
 
     #[test]
     fn a_failed_growth_gives_its_bytes_back_and_memories_share_the_limit() {
-        let mut limiter = MemoryLimiter::new(4 * PAGE as u64);
+        let mut limiter = limiter(4, 10);
         assert!(matches!(
             limiter.memory_growing(0, 2 * PAGE, None),
             Ok(true)

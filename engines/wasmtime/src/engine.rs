@@ -1,8 +1,13 @@
 //! The wasmtime engine, its compiled modules and their linked form.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+
 use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
+use refill_core::limits::count_exceeded;
 use refill_core::{
-    Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, InstanceConfig, Linkage,
+    Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, InstanceConfig, Limits, Linkage,
     LinkedModule, Module, Result,
 };
 use wasmtime::{InstancePre, Linker, Store};
@@ -10,22 +15,38 @@ use wasmtime::{InstancePre, Linker, Store};
 use crate::error::{engine_error, from_call, from_instantiation};
 use crate::import::{define, import_type};
 use crate::instance::WasmtimeInstance;
-use crate::memory::MemoryLimiter;
-use crate::state::{StoreData, refuel};
+use crate::memory::GuestLimiter;
+use crate::state::{CallLimits, EPOCH_TICK, StoreData, prepare_call, watch_deadlines};
 
 /// The wasmtime JIT (Cranelift), configured for refill.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
     /// Whether the engine was built with `consume_fuel`, so that
     /// `Limits::fuel` can be enforced.
     fuel_metering: bool,
+    /// The engine's epoch ticker, when it was built with epoch
+    /// interruption (so that `Limits::deadline` can be enforced).
+    ticker: Option<Arc<EpochTicker>>,
+}
+
+/// [`WasmtimeEngine::new`].
+impl Default for WasmtimeEngine {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl WasmtimeEngine {
-    /// An engine with wasmtime's default configuration (no fuel metering).
+    /// An engine built for [`EngineConfig::default`]: epoch interruption
+    /// for deadlines, a bounded stack, no fuel metering.
     pub fn new() -> Self {
-        Self::default()
+        // The default configuration always builds.
+        Self::with_config(&EngineConfig::default()).unwrap_or_else(|_| Self {
+            engine: wasmtime::Engine::default(),
+            fuel_metering: false,
+            ticker: None,
+        })
     }
 
     /// An engine built for `config`.
@@ -33,16 +54,29 @@ impl WasmtimeEngine {
         let mut wasmtime_config = wasmtime::Config::new();
         wasmtime_config.consume_fuel(config.fuel_metering);
         wasmtime_config.wasm_custom_page_sizes(config.custom_page_sizes);
+        wasmtime_config.epoch_interruption(config.interruption);
+        // Guest frames live on the host thread's stack: wasmtime traps with
+        // a stack overflow before they take more than this, whatever the
+        // host thread's own stack.
+        let stack = usize::try_from(config.max_stack_bytes).unwrap_or(usize::MAX);
+        wasmtime_config.max_wasm_stack(stack.max(64 << 10));
         let engine = wasmtime::Engine::new(&wasmtime_config)
             .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
+        let ticker = config
+            .interruption
+            .then(|| Arc::new(EpochTicker::new(engine.clone())));
         Ok(Self {
             engine,
             fuel_metering: config.fuel_metering,
+            ticker,
         })
     }
 
     /// An engine over an existing wasmtime engine (own configuration). Fuel
-    /// limits work if it was built with `Config::consume_fuel(true)`.
+    /// limits work if it was built with `Config::consume_fuel(true)`;
+    /// deadlines do not (wasmtime does not say whether an engine checks
+    /// epochs, and one that does not could not be stopped): asking for one
+    /// is `Unsupported`.
     pub fn from_engine(engine: wasmtime::Engine) -> Self {
         // wasmtime does not expose an engine's configuration; a store of a
         // metering engine is the one that has a fuel gauge.
@@ -50,6 +84,74 @@ impl WasmtimeEngine {
         Self {
             engine,
             fuel_metering,
+            ticker: None,
+        }
+    }
+}
+
+/// One engine's epoch ticker: a thread that advances the engine's epoch
+/// every [`EPOCH_TICK`], so that running guests check their deadlines.
+/// One per engine, shared by its modules and instances; started by the
+/// first instance with a deadline, stopped when the last of them is gone.
+pub(crate) struct EpochTicker {
+    engine: wasmtime::Engine,
+    thread: OnceLock<Ticking>,
+}
+
+struct Ticking {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl core::fmt::Debug for EpochTicker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EpochTicker")
+            .field("running", &self.thread.get().is_some())
+            .finish()
+    }
+}
+
+impl EpochTicker {
+    fn new(engine: wasmtime::Engine) -> Self {
+        Self {
+            engine,
+            thread: OnceLock::new(),
+        }
+    }
+
+    /// Starts the ticker unless it runs already.
+    fn ensure_running(&self) -> Result<()> {
+        if self.thread.get().is_some() {
+            return Ok(());
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, stopping) = (self.engine.clone(), Arc::clone(&stop));
+        let handle = thread::Builder::new()
+            .name("refill-wasmtime-epoch".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Relaxed) {
+                    thread::park_timeout(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| {
+                Error::new(ErrorKind::Engine, "cannot start the epoch ticker thread").with_source(e)
+            })?;
+        if let Err(Ticking { stop, handle }) = self.thread.set(Ticking { stop, handle }) {
+            // Another instance started one first: this one is not needed.
+            stop.store(true, Ordering::Relaxed);
+            handle.thread().unpark();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        if let Some(Ticking { stop, handle }) = self.thread.take() {
+            stop.store(true, Ordering::Relaxed);
+            handle.thread().unpark();
+            let _ = handle.join();
         }
     }
 }
@@ -140,21 +242,34 @@ impl LinkedModule for WasmtimeLinkedModule {
     type Instance = WasmtimeInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
+        let limits = &config.limits;
+        check_counts(self.pre.module(), limits)?;
+        let call_limits = CallLimits {
+            fuel: limits.fuel_per_call(self.engine.fuel_metering)?,
+            deadline: limits.deadline_per_call(self.engine.ticker.is_some())?,
+            epochs: self.engine.ticker.is_some(),
+        };
+        if let (Some(ticker), Some(_)) = (&self.engine.ticker, call_limits.deadline) {
+            ticker.ensure_running()?;
+        }
         let host = self.linkage.new_host_data(config)?;
-        let fuel = config.limits.fuel_per_call(self.engine.fuel_metering)?;
         let instance_id = host.streams().instance_id();
         let mut store = Store::new(
             &self.engine.engine,
             StoreData {
                 host,
                 memory: None,
-                limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
+                limiter: GuestLimiter::new(limits),
+                stop_at: None,
             },
         );
         store.limiter(|state| &mut state.limiter);
+        if call_limits.epochs {
+            watch_deadlines(&mut store);
+        }
         // `instantiate` also runs the start function, like wasmi's
-        // `Instance::new`: it gets a budget of its own.
-        refuel(&mut store, fuel)?;
+        // `Instance::new`: it gets a budget and a deadline of its own.
+        prepare_call(&mut store, &call_limits)?;
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -176,7 +291,7 @@ impl LinkedModule for WasmtimeLinkedModule {
             let typed = set_id
                 .typed::<i64, ()>(&store)
                 .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
-            refuel(&mut store, fuel)?;
+            prepare_call(&mut store, &call_limits)?;
             typed.call(&mut store, instance_id).map_err(from_call)?;
         }
         Ok(WasmtimeInstance::new(
@@ -184,7 +299,34 @@ impl LinkedModule for WasmtimeLinkedModule {
             instance,
             memory,
             initiate_buffer,
-            fuel,
+            call_limits,
+            self.engine.ticker.clone(),
         ))
     }
+}
+
+/// Refuses a module with more memories or tables than `limits` allow, with
+/// the kind of the limit (wasmtime's own count check would fail the
+/// instantiation with an untyped error). The module can import neither:
+/// refill serves functions only.
+fn check_counts(module: &wasmtime::Module, limits: &Limits) -> Result<()> {
+    let required = module.resources_required();
+    if required.num_memories > limits.max_memories {
+        return Err(count_exceeded(
+            "memories",
+            Some(required.num_memories.into()),
+            limits.max_memories,
+        ));
+    }
+    if required.num_tables > limits.max_tables {
+        return Err(count_exceeded(
+            "tables",
+            Some(required.num_tables.into()),
+            limits.max_tables,
+        ));
+    }
+    if limits.max_instances == 0 {
+        return Err(count_exceeded("instances", Some(1), 0));
+    }
+    Ok(())
 }

@@ -34,8 +34,22 @@ pub(crate) fn from_call(error: wasmtime::Error) -> Error {
     // wraps around a host error does not hide it.
     match error.downcast::<RefillTrap>() {
         Ok(RefillTrap(inner)) => inner,
-        Err(error) if is_out_of_fuel(&error) => out_of_fuel(error),
-        Err(error) => Error::trap("guest call failed").with_source(error),
+        Err(error) => engine_limit(error)
+            .unwrap_or_else(|error| Error::trap("guest call failed").with_source(error)),
+    }
+}
+
+/// The limit wasmtime itself stopped the guest at (fuel, the stack), or
+/// the error as it was.
+fn engine_limit(error: wasmtime::Error) -> Result<Error, wasmtime::Error> {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Ok(out_of_fuel(error)),
+        Some(Trap::StackOverflow) => Ok(engine_error(
+            ErrorKind::StackExhausted,
+            "the guest's call stack outgrew the engine's limit (endless or too deep recursion)",
+            error,
+        )),
+        _ => Err(error),
     }
 }
 
@@ -46,17 +60,26 @@ pub(crate) fn from_call(error: wasmtime::Error) -> Error {
 pub(crate) fn from_instantiation(error: wasmtime::Error) -> Error {
     const MESSAGE: &str = "wasmtime cannot instantiate the module";
     match error.downcast::<RefillTrap>() {
-        Ok(RefillTrap(inner)) if inner.kind() == ErrorKind::MemoryLimitExceeded => inner,
+        Ok(RefillTrap(inner)) if is_limit(inner.kind()) => inner,
         // A host function failed during the start function.
         Ok(RefillTrap(inner)) => Error::new(ErrorKind::Instantiation, MESSAGE).with_source(inner),
-        Err(error) if is_out_of_fuel(&error) => out_of_fuel(error),
-        Err(error) => engine_error(ErrorKind::Instantiation, MESSAGE, error),
+        Err(error) => engine_limit(error)
+            .unwrap_or_else(|error| engine_error(ErrorKind::Instantiation, MESSAGE, error)),
     }
 }
 
-/// Whether the guest trapped because its fuel ran out.
-fn is_out_of_fuel(error: &wasmtime::Error) -> bool {
-    matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel))
+/// Whether `kind` is a limit the instance ran into (kept as it is when it
+/// fails an instantiation).
+fn is_limit(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::MemoryLimitExceeded
+            | ErrorKind::TableLimitExceeded
+            | ErrorKind::InstanceLimitExceeded
+            | ErrorKind::DeadlineExceeded
+            | ErrorKind::CpuBudgetExhausted
+            | ErrorKind::StackExhausted
+    )
 }
 
 fn out_of_fuel(error: wasmtime::Error) -> Error {

@@ -8,8 +8,11 @@ use refill_core::memory::checked_slice_range;
 use refill_core::{Bindings, Error, GuestMemory, HostData, Result};
 use wasmtime::{Memory, Store, TypedFunc, Val, ValType};
 
+use std::sync::Arc;
+
+use crate::engine::EpochTicker;
 use crate::error::from_call;
-use crate::state::{StoreData, refuel};
+use crate::state::{CallLimits, StoreData, prepare_call};
 
 /// One instance: its store (host data, memory) and the exports refill calls.
 pub struct WasmtimeInstance {
@@ -17,8 +20,10 @@ pub struct WasmtimeInstance {
     instance: wasmtime::Instance,
     memory: Memory,
     initiate_buffer: TypedFunc<u32, i64>,
-    /// The fuel each guest call starts with; `None` on an unmetered engine.
-    fuel: Option<u64>,
+    /// The fuel and deadline of each guest call.
+    limits: CallLimits,
+    /// The engine's epoch ticker, kept running while the instance lives.
+    _ticker: Option<Arc<EpochTicker>>,
 }
 
 // By hand: wasmtime's `TypedFunc` is not `Debug`, its untyped `Func` is.
@@ -29,7 +34,7 @@ impl fmt::Debug for WasmtimeInstance {
             .field("instance", &self.instance)
             .field("memory", &self.memory)
             .field("initiate_buffer", self.initiate_buffer.func())
-            .field("fuel", &self.fuel)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -40,21 +45,23 @@ impl WasmtimeInstance {
         instance: wasmtime::Instance,
         memory: Memory,
         initiate_buffer: TypedFunc<u32, i64>,
-        fuel: Option<u64>,
+        limits: CallLimits,
+        ticker: Option<Arc<EpochTicker>>,
     ) -> Self {
         Self {
             store,
             instance,
             memory,
             initiate_buffer,
-            fuel,
+            limits,
+            _ticker: ticker,
         }
     }
 }
 
 impl Bindings for WasmtimeInstance {
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
-        refuel(&mut self.store, self.fuel)?;
+        prepare_call(&mut self.store, &self.limits)?;
         self.initiate_buffer
             .call(&mut self.store, capacity)
             .map_err(from_call)
@@ -78,7 +85,7 @@ impl Bindings for WasmtimeInstance {
         )?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
-        refuel(&mut self.store, self.fuel)?;
+        prepare_call(&mut self.store, &self.limits)?;
         func.call(&mut self.store, &inputs, &mut output)
             .map_err(from_call)?;
         match output {

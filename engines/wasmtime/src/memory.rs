@@ -1,62 +1,101 @@
-//! wasmtime's linear memory as refill-core's `GuestMemory`, and its limit.
+//! wasmtime's linear memory as refill-core's `GuestMemory`, and the
+//! limiter that keeps the guest within its `Limits`.
 //!
 //! wasmtime lends the memory as a plain `&mut [u8]`, which refill-core
 //! already treats as guest memory with checked access, so there is no
-//! adapter type here; this module holds the [`MemoryLimiter`] that keeps
-//! the guest within `Limits::max_memory_bytes`.
+//! adapter type here; this module holds the [`GuestLimiter`]: memory bytes
+//! and table elements summed over all of the instance's memories and tables,
+//! and their numbers.
 
-use refill_core::{Error, ErrorKind};
+use refill_core::Limits;
+use refill_core::limits::{ResourceTally, memory_exceeded, tables_exceeded};
 use wasmtime::ResourceLimiter;
 
 use crate::error::trap;
 
-/// wasmtime's `ResourceLimiter` for one store: no memory may be created or
-/// grown past `max_bytes`. Going past it is an error, not a refusal, so the
-/// instantiation fails or `memory.grow` traps with `MemoryLimitExceeded`
-/// instead of the guest seeing a silent -1.
+/// wasmtime's `ResourceLimiter` for one store. A request past a limit is an
+/// error, not a refusal, so the instantiation fails or `memory.grow` /
+/// `table.grow` traps with `MemoryLimitExceeded` / `TableLimitExceeded`
+/// instead of the guest seeing a silent -1. Growth past a memory's or
+/// table's own declared maximum still returns -1, as WebAssembly says.
 #[derive(Debug)]
-pub(crate) struct MemoryLimiter {
-    max_bytes: u64,
+pub(crate) struct GuestLimiter {
+    memory: ResourceTally,
+    tables: ResourceTally,
+    max_memories: usize,
+    max_tables: usize,
+    max_instances: usize,
 }
 
-impl MemoryLimiter {
-    pub(crate) fn new(max_bytes: u64) -> Self {
-        Self { max_bytes }
+impl GuestLimiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            memory: ResourceTally::new(limits.max_memory_bytes),
+            tables: ResourceTally::new(limits.max_table_elements),
+            max_memories: count(limits.max_memories),
+            max_tables: count(limits.max_tables),
+            max_instances: count(limits.max_instances),
+        }
     }
 }
 
-impl ResourceLimiter for MemoryLimiter {
+/// Bytes or elements as `u64`.
+fn units(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
         current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Past the memory's own declared maximum, growth fails the way the
-        // specification says (-1), whatever the host's limit.
         if maximum.is_some_and(|max| desired > max) {
             return Ok(false);
         }
-        let desired_bytes = u64::try_from(desired).unwrap_or(u64::MAX);
-        if desired_bytes <= self.max_bytes {
-            return Ok(true);
-        }
         // `current` is 0 when the memory is being created (instantiation).
-        let message = format!(
-            "a guest memory of {desired_bytes} bytes (currently {current}) would exceed \
-             the limit of {} bytes",
-            self.max_bytes
-        );
-        Err(trap(Error::new(ErrorKind::MemoryLimitExceeded, message)))
+        match self.memory.grow(units(current), units(desired)) {
+            Ok(()) => Ok(true),
+            Err(total) => Err(trap(memory_exceeded(total, self.memory.max_total()))),
+        }
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory.undo();
+        Ok(())
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
-        _desired: usize,
-        _maximum: Option<usize>,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Tables are not limited by refill; their own maximum still holds.
-        Ok(true)
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        match self.tables.grow(units(current), units(desired)) {
+            Ok(()) => Ok(true),
+            Err(total) => Err(trap(tables_exceeded(total, self.tables.max_total()))),
+        }
+    }
+
+    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.tables.undo();
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        self.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.max_tables
+    }
+
+    fn memories(&self) -> usize {
+        self.max_memories
     }
 }
