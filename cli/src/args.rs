@@ -267,6 +267,21 @@ pub(crate) struct EngineArgs {
     pub(crate) chunk: u64,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+}
+
+/// Where compiled modules are kept between runs.
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    /// Keep compiled modules in DIR, so that later runs load them instead of compiling
+    /// (wasmtime, wasmer; wasmi compiles anyway). Default: $XDG_CACHE_HOME/refill or
+    /// ~/.cache/refill.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub(crate) cache: Option<PathBuf>,
+    /// Compile every time: neither read nor write the module cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
 }
 
 /// Resource limits; the defaults are safe for untrusted contracts.

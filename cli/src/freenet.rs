@@ -102,7 +102,7 @@ fn contract(entry: Entry, args: ContractArgs) -> CliResult<()> {
     let sources = arguments(entry, &args)?;
     let wasm = load_module(&args.module)?;
     let (engine, config) = engine_and_config(&args.engine)?;
-    let module = engine.compile(&wasm)?;
+    let (module, _) = crate::cache::compile(&args.engine.cache, &engine, &wasm)?;
     let legacy = if args.refuse_legacy {
         LegacyPolicy::Refuse
     } else {
@@ -154,7 +154,7 @@ fn delegate(args: DelegateArgs) -> CliResult<()> {
         host = host.with_contract_states(FileStates(args.contract_states.clone()));
     }
     let (engine, config) = engine_and_config(&args.engine)?;
-    let module = engine.compile(&wasm)?;
+    let (module, _) = crate::cache::compile(&args.engine.cache, &engine, &wasm)?;
     let linked = DelegateModule::new(&module, &wasm, &host)?;
     let mut delegate = linked.instantiate(&config)?;
 

@@ -4,6 +4,7 @@
 mod args;
 #[cfg(feature = "bench")]
 mod bench;
+mod cache;
 mod demo;
 mod error;
 #[cfg(feature = "freenet")]

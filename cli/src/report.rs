@@ -49,6 +49,10 @@ pub(crate) struct RunReport {
     pub(crate) export: String,
     /// The export's return value.
     pub(crate) result: i64,
+    /// What the module cache did (`hit`, `miss`, `recompiled`,
+    /// `uncached`); absent without a cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cache: Option<&'static str>,
     /// Its streaming figures.
     #[serde(flatten)]
     pub(crate) figures: CallFigures,

@@ -1,5 +1,6 @@
 //! `refill run` and `refill fixtures`.
 
+use refill::cache::CacheOutcome;
 use refill::{AnyEngine, Engine, EngineConfig, EngineKind, InstanceConfig, InstanceExt, Module};
 
 use crate::args::{EngineArgs, RunArgs};
@@ -35,7 +36,7 @@ pub(crate) fn execute(
         .iter()
         .map(Input::open)
         .collect::<refill::Result<Vec<_>>>()?;
-    let module = engine.compile(wasm)?;
+    let (module, cache) = crate::cache::compile(&choice.cache, &engine, wasm)?;
     let mut instance = module.instantiate(&config)?;
     let (result, elapsed_s) = progress::timed(sources, |sources| {
         instance.call_with_streams(export, sources)
@@ -44,6 +45,7 @@ pub(crate) fn execute(
         engine: engine.name(),
         export: export.to_owned(),
         result: result?,
+        cache: cache.map(CacheOutcome::as_str),
         figures: CallFigures::of(&instance, elapsed_s),
     })
 }

@@ -6,7 +6,12 @@ use std::process::{Command, Output};
 use refill_testkit::{expected_fills, generated_digest};
 
 fn refill(args: &[&str]) -> Output {
+    // The module cache is on by default: keep it out of the user's own.
     match Command::new(env!("CARGO_BIN_EXE_refill"))
+        .env(
+            "XDG_CACHE_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+        )
         .args(args)
         .output()
     {
@@ -661,4 +666,83 @@ fn freenet_delegate_error_is_one_line() {
         stderr(&bad_state)
     );
     let _ = std::fs::remove_file(message);
+}
+
+/// `--cache DIR` on wasmtime: the first run compiles and stores the module,
+/// the second loads it; a damaged file (truncated, a byte flipped) is
+/// reported in one warning line, recompiled and replaced, and the run
+/// succeeds all the same.
+#[test]
+fn the_module_cache_hits_and_recovers_from_damaged_files() {
+    let dir = std::env::temp_dir().join(format!("refill-cli-{}-cache", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let run = |expected_cache: &str| {
+        let out = refill(&[
+            "run",
+            "builtin:digest",
+            "--export",
+            "digest",
+            "--input-size",
+            "64KiB",
+            "--engine",
+            "wasmtime",
+            "--cache",
+            &dir_arg,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json = String::from_utf8_lossy(&out.stdout);
+        let result: i64 = json_field(&json, "result").parse().unwrap_or(0);
+        assert_eq!(result as u64, generated_digest(0, 64 << 10));
+        assert_eq!(json_field(&json, "cache"), expected_cache, "{json}");
+        stderr(&out)
+    };
+    assert_eq!(run("miss"), "");
+    assert_eq!(run("hit"), "");
+    let files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => panic!("no cache directory: {e}"),
+    };
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    assert_eq!(file.extension().and_then(|e| e.to_str()), Some("artifact"));
+    let good = std::fs::read(file).unwrap_or_default();
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    for (damage, bytes, why) in [
+        ("truncated", good[..good.len() - 100].to_vec(), "truncated"),
+        ("flipped", flipped, "corrupt"),
+    ] {
+        if let Err(e) = std::fs::write(file, bytes) {
+            panic!("cannot damage the cache file: {e}");
+        }
+        let warning = run("recompiled");
+        assert_eq!(warning.lines().count(), 1, "{damage}: {warning}");
+        assert!(warning.starts_with("warning: "), "{damage}: {warning}");
+        assert!(warning.contains(&file.display().to_string()), "{warning}");
+        assert!(warning.contains(why), "{damage}: {warning}");
+        assert_eq!(std::fs::read(file).unwrap_or_default(), good, "{damage}");
+        assert_eq!(run("hit"), "");
+    }
+    let out = refill(&[
+        "run",
+        "builtin:digest",
+        "--export",
+        "digest",
+        "--input-size",
+        "1KiB",
+        "--engine",
+        "wasmtime",
+        "--no-cache",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json_field(&String::from_utf8_lossy(&out.stdout), "cache"),
+        ""
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,13 +38,27 @@ pub struct Divergence {
 
 /// Known, documented differences between engines; every other case holds
 /// identically on wasmi, wasmtime and wasmer.
-pub const KNOWN_DIVERGENCES: &[Divergence] = &[Divergence {
-    engine: EngineKind::Wasmer,
-    case: "two_results_come_back_together",
-    reason: "wasmer 7.4's singlepass compiler panics compiling a module that imports a \
-             function with more than one result, so refill-wasmer refuses such a module \
-             at compile time with Unsupported",
-}];
+pub const KNOWN_DIVERGENCES: &[Divergence] = &[
+    Divergence {
+        engine: EngineKind::Wasmer,
+        case: "two_results_come_back_together",
+        reason: "wasmer 7.4's singlepass compiler panics compiling a module that imports a \
+                 function with more than one result, so refill-wasmer refuses such a module \
+                 at compile time with Unsupported",
+    },
+    Divergence {
+        engine: EngineKind::Wasmi,
+        case: "an_instance_pool_bounds_live_instances",
+        reason: "wasmi has no pooling allocator (an instance costs a few microseconds \
+                 without one): an engine asked for a pool is Unsupported",
+    },
+    Divergence {
+        engine: EngineKind::Wasmer,
+        case: "an_instance_pool_bounds_live_instances",
+        reason: "wasmer 7.4 has no pooling allocator: an engine asked for a pool is \
+                 Unsupported",
+    },
+];
 
 /// The documented divergence of `engine` in `case`, if any.
 pub fn divergence(engine: EngineKind, case: &str) -> Option<&'static Divergence> {

@@ -33,6 +33,57 @@ pub struct EngineConfig {
     /// stack. Engine-wide in every runtime, so it is set here rather than in
     /// [`Limits`]. Default: 512 KiB.
     pub max_stack_bytes: u32,
+    /// Instantiate from a pool of preallocated instance slots instead of
+    /// allocating each instance's memories and tables anew: wasmtime's
+    /// pooling allocator, which instantiates in a few microseconds and
+    /// reuses its slots. `None` (default): no pool. Only wasmtime has one;
+    /// the other engines refuse it with [`crate::ErrorKind::Unsupported`].
+    pub pooling: Option<Pooling>,
+}
+
+/// The size of an engine's instance pool ([`EngineConfig::pooling`]). The
+/// pool reserves address space for every slot up front (not memory: a slot
+/// costs memory only once an instance uses it), so its sizes bound every
+/// instance of the engine, whatever its [`Limits`] say: an instance that
+/// needs more than a slot holds fails with the limit's error kind.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pooling {
+    /// How many instances may be live at once; one more fails with
+    /// [`crate::ErrorKind::InstanceLimitExceeded`].
+    pub instances: u32,
+    /// The most linear memory of one memory of an instance, in bytes
+    /// (rounded up to whole 64 KiB pages).
+    pub memory_bytes: u64,
+    /// The most elements of one table of an instance.
+    pub table_elements: u32,
+}
+
+impl Pooling {
+    /// A pool of `instances` slots sized for [`Limits::default`]: 256 MiB
+    /// of memory and 1 Mi table elements each.
+    pub fn new(instances: u32) -> Self {
+        let limits = Limits::default();
+        Self {
+            instances,
+            memory_bytes: limits.max_memory_bytes,
+            table_elements: u32::try_from(limits.max_table_elements).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Sets the most linear memory of one memory, in bytes.
+    #[must_use]
+    pub fn with_memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Sets the most elements of one table.
+    #[must_use]
+    pub fn with_table_elements(mut self, elements: u32) -> Self {
+        self.table_elements = elements;
+        self
+    }
 }
 
 /// The default of [`EngineConfig::max_stack_bytes`].
@@ -45,6 +96,7 @@ impl Default for EngineConfig {
             custom_page_sizes: false,
             interruption: true,
             max_stack_bytes: DEFAULT_MAX_STACK_BYTES,
+            pooling: None,
         }
     }
 }
@@ -74,6 +126,13 @@ impl EngineConfig {
     #[must_use]
     pub fn with_max_stack_bytes(mut self, bytes: u32) -> Self {
         self.max_stack_bytes = bytes;
+        self
+    }
+
+    /// Instantiates from a pool of instance slots (wasmtime only).
+    #[must_use]
+    pub fn with_pooling(mut self, pooling: Option<Pooling>) -> Self {
+        self.pooling = pooling;
         self
     }
 

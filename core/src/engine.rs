@@ -52,9 +52,22 @@ pub trait Module: Send + Sync {
 
 /// A module linked against host functions: instantiates without resolving
 /// anything again.
+///
+/// `Send` is a capability: [`LinkedModule::Instance`] can move to and be
+/// used from any thread; [`LinkedModule::LocalInstance`] stays on the thread
+/// that made it and may be faster there. Engines whose instances are `Send`
+/// anyway (wasmi, wasmtime) make the same type for both; wasmer, whose
+/// store is thread-bound, makes its store itself the local instance and
+/// a handle to a store on a worker thread the `Send` one.
 pub trait LinkedModule: Clone + Send + Sync {
-    /// An instance of this module.
+    /// An instance of this module that can cross threads.
     type Instance: Instance + Send;
+
+    /// An instance of this module for the thread that makes it: no `Send`
+    /// asked, so that no engine has to hand its operations to another
+    /// thread. Where the engine's instances are `Send` anyway, this is
+    /// [`LinkedModule::Instance`].
+    type LocalInstance: Instance;
 
     /// Instantiates the module: a fresh store with the instance's host data
     /// (a fresh id unless `config` fixes one, fresh host-function states),
@@ -62,4 +75,8 @@ pub trait LinkedModule: Clone + Send + Sync {
     /// `__frnt__initiate_buffer` exports checked, and `__frnt_set_id` called
     /// when the module exports it.
     fn instantiate(&self, config: &InstanceConfig) -> Result<Self::Instance>;
+
+    /// Instantiates the module as [`LinkedModule::instantiate`] does, for
+    /// use on the calling thread only.
+    fn instantiate_local(&self, config: &InstanceConfig) -> Result<Self::LocalInstance>;
 }

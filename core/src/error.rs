@@ -80,6 +80,11 @@ pub enum ErrorKind {
     /// A host function failed for a reason of its own (the embedder's error
     /// is the source).
     HostFunction,
+    /// A compiled-module artifact (a module cache's file) failed its
+    /// envelope's checks (magic, format, key, length, checksum) or the
+    /// engine refused it: it is never loaded, and the module is compiled
+    /// instead. The [`crate::artifact::Rejection`] is the source.
+    InvalidArtifact,
     /// Any other failure reported by an engine.
     Engine,
 }
@@ -118,6 +123,7 @@ impl ErrorKind {
             Self::ArgumentOutOfBounds => "host call argument out of bounds",
             Self::MissingImport => "missing import",
             Self::HostFunction => "host function failed",
+            Self::InvalidArtifact => "invalid compiled-module artifact",
             Self::Engine => "engine error",
         }
     }

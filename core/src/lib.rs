@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod artifact;
 pub mod config;
 pub mod descriptor;
 pub mod engine;
@@ -22,7 +23,8 @@ pub mod source;
 pub mod stream;
 pub mod value;
 
-pub use config::{EngineConfig, InstanceConfig};
+pub use artifact::{ArtifactKey, Artifacts, VerifiedArtifact};
+pub use config::{EngineConfig, InstanceConfig, Pooling};
 pub use descriptor::BufferDescriptor;
 pub use engine::{Engine, LinkedModule, Module};
 pub use error::{Error, ErrorKind, Result};

@@ -376,7 +376,17 @@ mod tests {
         assert_eq!(tally.grow(4, 5), Err(11));
         assert_eq!(tally.total(), 10, "a refusal changes nothing");
         tally.undo();
+        assert_eq!(
+            tally.total(),
+            10,
+            "after a refusal there is nothing to undo"
+        );
+        assert_eq!(tally.grow(6, 4), Ok(()));
+        assert_eq!(tally.grow(4, 6), Ok(()));
+        tally.undo();
         assert_eq!(tally.total(), 8, "the last granted growth did not happen");
+        tally.undo();
+        assert_eq!(tally.total(), 8, "undone once only");
         assert_eq!(tally.grow(4, 6), Ok(()));
         // Shrinking never fails, even past the limit (a table being set up).
         assert_eq!(tally.grow(6, 0), Ok(()));

@@ -51,13 +51,27 @@ macro_rules! define_any {
             )*
         }
 
-        /// An instance under one of the compiled engines.
+        /// An instance under one of the compiled engines: `Send`, on every
+        /// engine (on wasmer, a handle to a store kept by a worker thread).
         #[derive(Debug)]
         pub enum AnyInstance {
             $(
                 #[doc = concat!(stringify!($name), ".")]
                 #[cfg(feature = $feature)]
                 $variant($krate::$instance),
+            )*
+        }
+
+        /// An instance under one of the compiled engines, for the thread
+        /// that made it ([`LinkedModule::instantiate_local`]): not `Send`,
+        /// because wasmer's is not (its store itself, with no hand-over to a
+        /// worker thread); on wasmi and wasmtime, their ordinary instance.
+        #[derive(Debug)]
+        pub enum AnyLocalInstance {
+            $(
+                #[doc = concat!(stringify!($name), ".")]
+                #[cfg(feature = $feature)]
+                $variant(<$krate::$linked as LinkedModule>::LocalInstance),
             )*
         }
 
@@ -164,6 +178,7 @@ macro_rules! define_any {
 
         impl LinkedModule for AnyLinkedModule {
             type Instance = AnyInstance;
+            type LocalInstance = AnyLocalInstance;
 
             fn instantiate(&self, config: &InstanceConfig) -> Result<AnyInstance> {
                 match self {
@@ -173,15 +188,27 @@ macro_rules! define_any {
                     )*
                 }
             }
+
+            fn instantiate_local(&self, config: &InstanceConfig) -> Result<AnyLocalInstance> {
+                match self {
+                    $(
+                        #[cfg(feature = $feature)]
+                        Self::$variant(linked) => {
+                            linked.instantiate_local(config).map(AnyLocalInstance::$variant)
+                        }
+                    )*
+                }
+            }
         }
 
-        /// Binds the instance of whichever engine this is to `$inner`.
+        /// Binds the instance of whichever engine `$value` (an `$any`)
+        /// holds to `$inner`.
         macro_rules! on_instance {
-            ($value:expr, $inner:ident => $body:expr) => {
+            ($any:ident, $value:expr, $inner:ident => $body:expr) => {
                 match $value {
                     $(
                         #[cfg(feature = $feature)]
-                        AnyInstance::$variant($inner) => $body,
+                        $any::$variant($inner) => $body,
                     )*
                 }
             };
@@ -191,35 +218,43 @@ macro_rules! define_any {
 
 crate::for_each_engine!(define_any);
 
-impl Instance for AnyInstance {
-    fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64> {
-        on_instance!(self, i => i.open_stream(source, options))
-    }
-    fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        on_instance!(self, i => i.call(export, args))
-    }
-    fn close_streams(&mut self) {
-        on_instance!(self, i => i.close_streams())
-    }
-    fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
-        on_instance!(self, i => i.read_memory(addr, len))
-    }
-    fn memory_size(&self) -> u64 {
-        on_instance!(self, i => i.memory_size())
-    }
-    fn stats(&self) -> StreamStats {
-        on_instance!(self, i => i.stats())
-    }
-    fn instance_id(&self) -> i64 {
-        on_instance!(self, i => i.instance_id())
-    }
-    fn take_state(&mut self, index: usize) -> Result<BoxedState> {
-        on_instance!(self, i => i.take_state(index))
-    }
-    fn put_state(&mut self, index: usize, state: BoxedState) -> Result<()> {
-        on_instance!(self, i => i.put_state(index, state))
-    }
+/// `Instance` for an `Any*` instance enum, by matching on the variant.
+macro_rules! impl_any_instance {
+    ($any:ident) => {
+        impl Instance for $any {
+            fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64> {
+                on_instance!($any, self, i => i.open_stream(source, options))
+            }
+            fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+                on_instance!($any, self, i => i.call(export, args))
+            }
+            fn close_streams(&mut self) {
+                on_instance!($any, self, i => i.close_streams())
+            }
+            fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {
+                on_instance!($any, self, i => i.read_memory(addr, len))
+            }
+            fn memory_size(&self) -> u64 {
+                on_instance!($any, self, i => Instance::memory_size(i))
+            }
+            fn stats(&self) -> StreamStats {
+                on_instance!($any, self, i => i.stats())
+            }
+            fn instance_id(&self) -> i64 {
+                on_instance!($any, self, i => i.instance_id())
+            }
+            fn take_state(&mut self, index: usize) -> Result<BoxedState> {
+                on_instance!($any, self, i => i.take_state(index))
+            }
+            fn put_state(&mut self, index: usize, state: BoxedState) -> Result<()> {
+                on_instance!($any, self, i => i.put_state(index, state))
+            }
+        }
+    };
 }
+
+impl_any_instance!(AnyInstance);
+impl_any_instance!(AnyLocalInstance);
 
 impl AnyEngine {
     /// The engine of `kind` with the default [`EngineConfig`].
@@ -275,6 +310,28 @@ mod tests {
             EngineKind::compiled().count()
         );
         assert_eq!(AnyEngine::default().kind(), EngineKind::default_kind());
+    }
+
+    /// A local instance and a `Send` one of the same linked module compute
+    /// the same, on every compiled engine; only the latter crosses threads.
+    #[test]
+    fn local_and_send_instances_agree() -> Result<()> {
+        use refill_core::{BytesSource, InstanceExt};
+        fn assert_send<T: Send>(_: &T) {}
+        for engine in AnyEngine::all_compiled() {
+            let linked = engine
+                .compile(refill_fixtures::DIGEST.wasm)?
+                .link(&HostFunctions::new())?;
+            let source = || alloc::boxed::Box::new(BytesSource::new(alloc::vec![9u8; 100_000]));
+            let mut local = linked.instantiate_local(&InstanceConfig::new())?;
+            let mut sendable = linked.instantiate(&InstanceConfig::new())?;
+            assert_send(&sendable);
+            let by_local = local.call_with_streams("digest", [source() as _])?;
+            let by_handle = sendable.call_with_streams("digest", [source() as _])?;
+            assert_eq!(by_local, by_handle, "{}", engine.name());
+            assert_eq!(local.stats(), sendable.stats(), "{}", engine.name());
+        }
+        Ok(())
     }
 
     #[test]

@@ -20,17 +20,20 @@ mod table;
 struct HostFunctionsGuide;
 
 mod any;
+mod artifact;
+#[cfg(feature = "std")]
+pub mod cache;
 mod kind;
 
-pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyModule};
+pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyLocalInstance, AnyModule};
 pub use kind::{EngineKind, UnknownEngine};
 #[cfg(feature = "std")]
 pub use refill_core::ReaderSource;
 pub use refill_core::{
-    self as core, BoxedSource, BytesSource, Caller, Engine, EngineConfig, Error, ErrorKind,
-    FuncType, HostFunc, HostFunctions, Import, ImportType, Instance, InstanceConfig, InstanceExt,
-    Limits, LinkedModule, Module, Placement, PullSource, Result, StateSlot, StreamOptions,
-    StreamSource, StreamStats, Val, ValType, abi,
+    self as core, ArtifactKey, Artifacts, BoxedSource, BytesSource, Caller, Engine, EngineConfig,
+    Error, ErrorKind, FuncType, HostFunc, HostFunctions, Import, ImportType, Instance,
+    InstanceConfig, InstanceExt, Limits, LinkedModule, Module, Placement, PullSource, Result,
+    StateSlot, StreamOptions, StreamSource, StreamStats, Val, ValType, abi,
 };
 
 /// Hosting freenet contracts and delegates: their entry points, result

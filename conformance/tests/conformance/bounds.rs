@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use refill::core::Pooling;
 use refill::{
-    AnyEngine, Caller, Engine, EngineKind, ErrorKind, HostFunctions, Instance, InstanceConfig,
-    InstanceExt, IntoBoxedSource, Limits, LinkedModule, Module, Result, StreamSource,
+    AnyEngine, Caller, Engine, EngineConfig, EngineKind, ErrorKind, HostFunctions, Instance,
+    InstanceConfig, InstanceExt, IntoBoxedSource, Limits, LinkedModule, Module, Result,
+    StreamSource,
 };
-use refill_conformance::{generated, generated_digest, instantiate_with};
+use refill_conformance::{divergence, generated, generated_digest, instantiate_with};
 use refill_fixtures::DIGEST;
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -379,5 +381,86 @@ fn the_guest_allocator_traps_on_a_capacity_past_the_address_space(
     let bytes = instance.read_memory(descriptor, 32)?;
     let capacity = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
     assert_eq!(capacity, 4096, "{engine}");
+    Ok(())
+}
+
+/// An engine built with an instance pool (`EngineConfig::pooling`) holds
+/// at most that many live instances: one more fails with
+/// `InstanceLimitExceeded`, and a slot freed by dropping an instance serves
+/// the next. Where the engine has no pool, asking for one is `Unsupported`
+/// (the documented divergence).
+#[apply(engines)]
+fn an_instance_pool_bounds_live_instances(#[case] engine: EngineKind) -> Result<()> {
+    let config =
+        EngineConfig::default().with_pooling(Some(Pooling::new(2).with_memory_bytes(1 << 20)));
+    let built = AnyEngine::with_config(engine, &config);
+    let engine_ = match (
+        built,
+        divergence(engine, "an_instance_pool_bounds_live_instances"),
+    ) {
+        (Err(e), Some(_)) => {
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{engine}: {e}");
+            return Ok(());
+        }
+        (Ok(_), Some(d)) => panic!("{engine} no longer diverges: {}", d.reason),
+        (built, None) => built?,
+    };
+    let guest = wat(&format!(r#"(module (memory (export "memory") 1) {ABI})"#));
+    let linked = engine_.compile(&guest)?.link(&HostFunctions::new())?;
+    let config = InstanceConfig::new();
+    let mut first = linked.instantiate(&config)?;
+    let second = linked.instantiate(&config)?;
+    let third = linked.instantiate(&config).map(drop);
+    assert_eq!(kind_of(third), ErrorKind::InstanceLimitExceeded, "{engine}");
+    drop(second);
+    let mut again = linked.instantiate(&config)?;
+    assert_eq!(
+        (first.call("fine", &[])?, again.call("fine", &[])?),
+        (7, 7),
+        "{engine}"
+    );
+    // A memory past the pool's slots is refused (wasmtime checks it
+    // against a slot when it compiles).
+    let big = wat(&format!(r#"(module (memory (export "memory") 17) {ABI})"#));
+    let refused = engine_
+        .compile(&big)
+        .and_then(|m| m.instantiate(&config))
+        .map(drop);
+    assert_eq!(kind_of(refused), ErrorKind::MemoryLimitExceeded, "{engine}");
+    Ok(())
+}
+
+/// Growth past a table's or memory's own declared maximum is the guest's
+/// ordinary failure, -1, on every engine, however large the request (not a
+/// limit error, though the request is also past the limit); the table and
+/// memory still grow within their maximum afterwards. (Found by the
+/// differential fuzzer: wasmi asked refill's limiter first.)
+#[apply(engines)]
+fn growth_past_a_declared_maximum_is_minus_one(#[case] engine: EngineKind) -> Result<()> {
+    let guest = wat(&format!(
+        r#"(module (memory (export "memory") 1 4) (table 1 136 funcref) {ABI}
+          (func (export "grow_table") (param $n i64) (result i64)
+            (i64.extend_i32_s (table.grow 0 (ref.null func) (i32.wrap_i64 (local.get $n)))))
+          (func (export "grow_memory") (param $n i64) (result i64)
+            (i64.extend_i32_s (memory.grow (i32.wrap_i64 (local.get $n))))))"#
+    ));
+    let limits = Limits::default().with_max_table_elements(1024);
+    let mut instance = instantiate_with(engine, &guest, &config(limits))?;
+    for huge in [137, 4_294_966_272, u32::MAX.into()] {
+        assert_eq!(
+            instance.call("grow_table", &[huge])?,
+            -1,
+            "{engine}: table +{huge}"
+        );
+    }
+    for huge in [4, 65_536, u32::MAX.into()] {
+        assert_eq!(
+            instance.call("grow_memory", &[huge])?,
+            -1,
+            "{engine}: memory +{huge}"
+        );
+    }
+    assert_eq!(instance.call("grow_table", &[135])?, 1, "{engine}");
+    assert_eq!(instance.call("grow_memory", &[3])?, 1, "{engine}");
     Ok(())
 }

@@ -21,6 +21,7 @@ refill::for_each_engine!(engines_template);
 
 mod arguments;
 mod bounds;
+mod cache;
 mod cross_engine;
 mod delegates;
 mod differential;

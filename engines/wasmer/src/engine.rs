@@ -1,5 +1,7 @@
 //! The wasmer engine, its compiled modules and their linked form.
 
+use std::num::NonZeroUsize;
+
 use refill_core::abi::{INITIATE_BUFFER, MEMORY};
 use refill_core::{
     Engine, EngineConfig, Error, ErrorKind, HostData, HostFunctions, Import, InstanceConfig,
@@ -10,13 +12,14 @@ use wasmer::{Extern, FunctionEnv, Store};
 
 use crate::error::engine_error;
 use crate::import::{bind, import_type};
-use crate::instance::{LocalInstance, WasmerInstance};
+use crate::instance::WasmerLocalInstance;
 use crate::limits::{
     CAN_INTERRUPT, Deadline, DeadlineTimer, Declared, InstanceLimits, Layout, check_module,
     singlepass_compiler,
 };
+use crate::pool::{WasmerInstance, WorkerPool};
 use crate::state::StoreData;
-use crate::tunables::StackTunables;
+use crate::unchecked::StackTunables;
 
 /// wasmer with its singlepass compiler, configured for refill.
 ///
@@ -24,18 +27,21 @@ use crate::tunables::StackTunables;
 /// that enforce refill's limits (see `limits.rs`): they record where they put
 /// their globals in the one module they transform, so they cannot be shared
 /// between modules. The deadline timer is the engine's own, shared by its
-/// clones, modules and instances.
+/// clones, modules and instances; so are the worker threads that keep the
+/// stores of its `Send` instances ([`WasmerEngine::with_worker_threads`]).
 #[derive(Clone, Debug)]
 pub struct WasmerEngine {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// Stops calls at their deadline; `None` when the engine was built
     /// without interruption (or wasmer cannot interrupt here).
-    deadlines: Option<DeadlineTimer>,
+    pub(crate) deadlines: Option<DeadlineTimer>,
+    /// The threads that keep the stores of its [`WasmerInstance`]s.
+    pub(crate) workers: WorkerPool,
 }
 
 /// How a [`WasmerEngine`] compiles.
 #[derive(Clone, Debug)]
-enum Backend {
+pub(crate) enum Backend {
     /// Singlepass with refill's middlewares, fuel metering when
     /// `fuel_metering`, guest stacks of `stack_bytes`.
     Singlepass {
@@ -71,6 +77,12 @@ impl WasmerEngine {
 
     /// An engine with wasmer's singlepass compiler built for `config`.
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
+        if config.pooling.is_some() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "wasmer 7.4 has no instance pool; the pooling allocator is wasmtime's",
+            ));
+        }
         if config.custom_page_sizes {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -100,6 +112,7 @@ impl WasmerEngine {
                 stack_bytes: config.max_stack_bytes as usize,
             },
             deadlines: (config.interruption && CAN_INTERRUPT).then(DeadlineTimer::default),
+            workers: WorkerPool::per_core(),
         }
     }
 
@@ -112,7 +125,30 @@ impl WasmerEngine {
         Self {
             backend: Backend::Custom(engine),
             deadlines: CAN_INTERRUPT.then(DeadlineTimer::default),
+            workers: WorkerPool::per_core(),
         }
+    }
+
+    /// The same engine whose `Send` instances ([`WasmerInstance`]) are kept
+    /// by at most `threads` worker threads, shared by its clones, modules
+    /// and instances (modules compiled before keep the engine's former
+    /// workers). By default, one per core
+    /// (`std::thread::available_parallelism`). A worker starts when an
+    /// instance needs it (a new instance goes to an idle worker, a new one
+    /// while fewer than `threads` run, else to the one keeping the fewest
+    /// instances) and ends with the last engine, module and instance that
+    /// could use it. Calls to instances of one worker take turns, so as
+    /// many threads as call at once is the most that helps.
+    /// [`WasmerLinkedModule::instantiate_local`] needs no worker at all.
+    #[must_use]
+    pub fn with_worker_threads(mut self, threads: NonZeroUsize) -> Self {
+        self.workers = WorkerPool::new(threads);
+        self
+    }
+
+    /// The most worker threads its `Send` instances are kept by.
+    pub fn worker_threads(&self) -> usize {
+        self.workers.bound()
     }
 
     /// Whether the engine meters fuel, so that its instances can have
@@ -166,6 +202,7 @@ impl Engine for WasmerEngine {
         Ok(WasmerModule {
             engine,
             module,
+            workers: self.workers.clone(),
             limiting: Limiting {
                 layout,
                 declared,
@@ -178,16 +215,16 @@ impl Engine for WasmerEngine {
 
 /// What a module's instances are limited with.
 #[derive(Clone, Debug)]
-struct Limiting {
+pub(crate) struct Limiting {
     /// What refill's limiter did to the module (`None`: compiled by an
     /// engine from [`WasmerEngine::from_engine`], without it).
-    layout: Option<Layout>,
+    pub(crate) layout: Option<Layout>,
     /// The memories and tables the module declares.
-    declared: Declared,
+    pub(crate) declared: Declared,
     /// Whether the module was compiled with fuel metering.
-    metered: bool,
+    pub(crate) metered: bool,
     /// The engine's deadline timer, if it interrupts.
-    deadlines: Option<DeadlineTimer>,
+    pub(crate) deadlines: Option<DeadlineTimer>,
 }
 
 impl Limiting {
@@ -207,9 +244,11 @@ impl Limiting {
 /// A module compiled by wasmer.
 #[derive(Clone, Debug)]
 pub struct WasmerModule {
-    engine: wasmer::Engine,
-    module: wasmer::Module,
-    limiting: Limiting,
+    pub(crate) engine: wasmer::Engine,
+    pub(crate) module: wasmer::Module,
+    /// The workers of the engine that compiled it.
+    pub(crate) workers: WorkerPool,
+    pub(crate) limiting: Limiting,
 }
 
 impl Module for WasmerModule {
@@ -234,6 +273,7 @@ impl Module for WasmerModule {
         Ok(WasmerLinkedModule {
             engine: self.engine.clone(),
             module: self.module.clone(),
+            workers: self.workers.clone(),
             limiting: self.limiting.clone(),
             linkage: host.link(&self.imports())?,
         })
@@ -246,6 +286,7 @@ impl Module for WasmerModule {
 pub struct WasmerLinkedModule {
     engine: wasmer::Engine,
     module: wasmer::Module,
+    workers: WorkerPool,
     limiting: Limiting,
     /// The host function of each import, in the module's import order.
     linkage: Linkage,
@@ -253,18 +294,26 @@ pub struct WasmerLinkedModule {
 
 impl LinkedModule for WasmerLinkedModule {
     type Instance = WasmerInstance;
+    type LocalInstance = WasmerLocalInstance;
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmerInstance> {
         let (fuel, deadline) = self.limiting.check(&config.limits)?;
-        // Made here, not on the worker: the id names the worker's thread.
+        // Made here, not on the worker: the handle keeps the id.
         let host = self.linkage.new_host_data(config)?;
         let instance_id = host.streams().instance_id();
-        // The store is `!Send`: it is created, used and dropped on the
-        // instance's own thread (see `instance.rs`).
+        // The store is `!Send`: it is created, used and dropped on one of
+        // the engine's worker threads (see `pool.rs`).
         let (linked, limits) = (self.clone(), config.limits.clone());
-        WasmerInstance::spawn(instance_id, move || {
+        self.workers.instantiate(instance_id, move || {
             linked.instantiate_here(host, &limits, fuel, deadline)
         })
+    }
+
+    /// The store itself, on the calling thread: no worker, no hand-over.
+    fn instantiate_local(&self, config: &InstanceConfig) -> Result<WasmerLocalInstance> {
+        let (fuel, deadline) = self.limiting.check(&config.limits)?;
+        let host = self.linkage.new_host_data(config)?;
+        self.instantiate_here(host, &config.limits, fuel, deadline)
     }
 }
 
@@ -276,7 +325,7 @@ impl WasmerLinkedModule {
         limits: &Limits,
         fuel: Option<u64>,
         deadline: Option<Deadline>,
-    ) -> Result<LocalInstance> {
+    ) -> Result<WasmerLocalInstance> {
         let mut store = Store::new(self.engine.clone());
         let env = FunctionEnv::new(&mut store, StoreData { host, memory: None });
         // One function per import, in the module's import order: no lookups
@@ -292,11 +341,10 @@ impl WasmerLinkedModule {
         // export, run below once the limits are set.
         let instance =
             wasmer::Instance::new_by_index(&mut store, &self.module, &externs).map_err(|e| {
-                engine_error(
-                    ErrorKind::Instantiation,
-                    "wasmer cannot instantiate the module",
-                    e,
-                )
+                // The cause in the message too (out of memory mappings, say):
+                // a one-line report shows no source.
+                let message = format!("wasmer cannot instantiate the module: {e}");
+                engine_error(ErrorKind::Instantiation, &message, e)
             })?;
         let layout = self.limiting.layout.as_ref();
         let limits =
@@ -317,7 +365,8 @@ impl WasmerLinkedModule {
             Error::signature_mismatch(INITIATE_BUFFER, "(i32) -> i64", initiate_buffer.ty(&store))
         })?;
 
-        let mut local = LocalInstance::new(store, env, instance, memory, initiate_buffer, limits);
+        let mut local =
+            WasmerLocalInstance::new(store, env, instance, memory, initiate_buffer, limits);
         local.start()?;
         local.set_id()?;
         Ok(local)

@@ -2,15 +2,18 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod artifact;
 mod engine;
 mod error;
 mod import;
 mod instance;
 mod limits;
 mod memory;
+mod pool;
 mod state;
-mod tunables;
+mod unchecked;
 
 pub use engine::{WasmerEngine, WasmerLinkedModule, WasmerModule};
-pub use instance::WasmerInstance;
+pub use instance::WasmerLocalInstance;
+pub use pool::WasmerInstance;
 pub use wasmer;

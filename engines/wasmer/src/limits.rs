@@ -188,15 +188,82 @@ impl Declared {
 }
 
 /// What the limiter did to one module.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     globals: Globals,
     /// Whether the module's start function was moved to [`START_EXPORT`].
     deferred_start: bool,
 }
 
+impl Layout {
+    /// What the limiter does to `wasm` (which it compiled before, with fuel
+    /// metering if `fuel_metering`), found again from the binary alone, for
+    /// a module loaded from an artifact: its four globals follow the
+    /// module's own (imported and defined) and, on a metered module, the
+    /// two of `Metering`, which runs first; the start function, if there is
+    /// one, is deferred. Reads the sections' headers only, not the code.
+    pub(crate) fn of_binary(wasm: &[u8], fuel_metering: bool) -> Result<Self> {
+        let malformed = |e: wasmparser::BinaryReaderError| {
+            Error::new(
+                ErrorKind::InvalidModule,
+                "cannot read the module's sections",
+            )
+            .with_source(e)
+        };
+        // `Metering` adds its remaining points and its exhausted flag.
+        let metering_globals = if fuel_metering { 2 } else { 0 };
+        let (mut globals, mut deferred_start) = (metering_globals, false);
+        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+            match payload.map_err(malformed)? {
+                Payload::ImportSection(imports) => {
+                    for import in imports.into_imports() {
+                        if let TypeRef::Global(_) = import.map_err(malformed)?.ty {
+                            globals += 1;
+                        }
+                    }
+                }
+                Payload::GlobalSection(section) => globals += section.count(),
+                Payload::StartSection { .. } => deferred_start = true,
+                // The code is not needed: stop before it.
+                Payload::CodeSectionStart { .. } => break,
+                _ => {}
+            }
+        }
+        Ok(Self {
+            globals: Globals {
+                limit_pages: globals,
+                limit_elements: globals + 1,
+                limit_hit: globals + 2,
+                delta: globals + 3,
+            },
+            deferred_start,
+        })
+    }
+
+    /// Whether `info`, the module wasmer loaded from an artifact, is what
+    /// the limiter made of the binary this layout was read from: its
+    /// globals exported under their names at their indexes, no start
+    /// function left, and the same memories and tables as `declared`. A
+    /// mismatch means the artifact is of another revision of the limiter.
+    pub(crate) fn matches(&self, info: &ModuleInfo, declared: &Declared) -> bool {
+        let exported = |name: &str, index: u32| matches!(info.exports.get(name), Some(ExportIndex::Global(global)) if global.as_u32() == index);
+        exported(LIMIT_PAGES_EXPORT, self.globals.limit_pages)
+            && exported(LIMIT_ELEMENTS_EXPORT, self.globals.limit_elements)
+            && exported(LIMIT_HIT_EXPORT, self.globals.limit_hit)
+            && info.globals.len() == self.globals.delta as usize + 1
+            && info.start_function.is_none()
+            && (!self.deferred_start || info.exports.contains_key(START_EXPORT))
+            && Declared::from_info(info) == *declared
+    }
+}
+
+/// What the limiter's middlewares emit, by revision: part of every wasmer
+/// artifact's key. Bump it whenever `ResourceLimiter` or the metering
+/// changes the code it generates, so that artifacts made before are stale.
+pub(crate) const LIMITER_REVISION: u32 = 1;
+
 /// The indexes of the limiter's globals in one module.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Globals {
     limit_pages: u32,
     limit_elements: u32,

@@ -48,6 +48,13 @@ impl WasmiEngine {
     /// function when the module is compiled, so that each call's fuel is
     /// its own.
     pub fn with_config(config: &EngineConfig) -> Result<Self> {
+        if config.pooling.is_some() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "wasmi has no instance pool (an instance costs a few microseconds \
+                 without one); the pooling allocator is wasmtime's",
+            ));
+        }
         Ok(Self::build(config))
     }
 
@@ -168,6 +175,12 @@ pub struct WasmiLinkedModule {
 
 impl LinkedModule for WasmiLinkedModule {
     type Instance = WasmiInstance;
+    // Already `Send`: the local instance is the same, with no cost to moving.
+    type LocalInstance = WasmiInstance;
+
+    fn instantiate_local(&self, config: &InstanceConfig) -> Result<WasmiInstance> {
+        self.instantiate(config)
+    }
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmiInstance> {
         let limits = &config.limits;

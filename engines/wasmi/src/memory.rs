@@ -95,8 +95,16 @@ impl ResourceLimiter for GuestLimiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
+        // Growth past the table's own declared maximum is the guest's
+        // ordinary failure (-1), as on the other engines. wasmi 2.0 asks the
+        // limiter before checking that maximum for tables (for memories it
+        // checks first), so it is checked here. Found by the differential
+        // fuzzer.
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            return Ok(false);
+        }
         match self.tables.grow(units(current), units(desired)) {
             Ok(()) => Ok(true),
             Err(total) => {

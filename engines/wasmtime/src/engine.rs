@@ -8,7 +8,7 @@ use refill_core::abi::{INITIATE_BUFFER, MEMORY, SET_ID};
 use refill_core::limits::count_exceeded;
 use refill_core::{
     Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, InstanceConfig, Limits, Linkage,
-    LinkedModule, Module, Result,
+    LinkedModule, Module, Pooling, Result,
 };
 use wasmtime::{InstancePre, Linker, Store};
 
@@ -21,13 +21,15 @@ use crate::state::{CallLimits, EPOCH_TICK, StoreData, prepare_call, watch_deadli
 /// The wasmtime JIT (Cranelift), configured for refill.
 #[derive(Clone, Debug)]
 pub struct WasmtimeEngine {
-    engine: wasmtime::Engine,
+    pub(crate) engine: wasmtime::Engine,
     /// Whether the engine was built with `consume_fuel`, so that
     /// `Limits::fuel` can be enforced.
-    fuel_metering: bool,
+    pub(crate) fuel_metering: bool,
     /// The engine's epoch ticker, when it was built with epoch
     /// interruption (so that `Limits::deadline` can be enforced).
-    ticker: Option<Arc<EpochTicker>>,
+    pub(crate) ticker: Option<Arc<EpochTicker>>,
+    /// The engine's instance pool, when it was built with one.
+    pooling: Option<Pooling>,
 }
 
 /// [`WasmtimeEngine::new`].
@@ -46,6 +48,7 @@ impl WasmtimeEngine {
             engine: wasmtime::Engine::default(),
             fuel_metering: false,
             ticker: None,
+            pooling: None,
         })
     }
 
@@ -60,6 +63,9 @@ impl WasmtimeEngine {
         // host thread's own stack.
         let stack = usize::try_from(config.max_stack_bytes).unwrap_or(usize::MAX);
         wasmtime_config.max_wasm_stack(stack.max(64 << 10));
+        if let Some(pooling) = config.pooling {
+            wasmtime_config.allocation_strategy(pool(pooling));
+        }
         let engine = wasmtime::Engine::new(&wasmtime_config)
             .map_err(|e| engine_error(ErrorKind::Engine, "wasmtime cannot build the engine", e))?;
         let ticker = config
@@ -69,6 +75,7 @@ impl WasmtimeEngine {
             engine,
             fuel_metering: config.fuel_metering,
             ticker,
+            pooling: config.pooling,
         })
     }
 
@@ -85,8 +92,70 @@ impl WasmtimeEngine {
             engine,
             fuel_metering,
             ticker: None,
+            pooling: None,
         }
     }
+}
+
+/// The pooling allocator for `pooling`: every slot holds the most
+/// memories and tables `Limits::default()` allows (one memory, four tables).
+fn pool(pooling: Pooling) -> wasmtime::InstanceAllocationStrategy {
+    let limits = Limits::default();
+    let (memories, tables) = (limits.max_memories, limits.max_tables);
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_core_instances(pooling.instances)
+        .total_memories(pooling.instances.saturating_mul(memories))
+        .total_tables(pooling.instances.saturating_mul(tables))
+        .max_memories_per_module(memories)
+        .max_tables_per_module(tables)
+        .max_memory_size(usize::try_from(pooling.memory_bytes).unwrap_or(usize::MAX))
+        .table_elements(usize::try_from(pooling.table_elements).unwrap_or(usize::MAX));
+    wasmtime::InstanceAllocationStrategy::Pooling(pool)
+}
+
+/// `limits`, lowered to what a slot of the engine's pool holds, so that an
+/// instance needing more fails with the limit's kind (not an untyped pool
+/// error) and growth past a slot traps like growth past the limits (the
+/// pool alone would answer a silent -1).
+fn within_pool(limits: &Limits, pool: Pooling) -> Limits {
+    let slot = Limits::default();
+    let mut limits = limits.clone();
+    limits.max_memories = limits.max_memories.min(slot.max_memories);
+    limits.max_tables = limits.max_tables.min(slot.max_tables);
+    limits.max_memory_bytes = limits.max_memory_bytes.min(pool.memory_bytes);
+    limits.max_table_elements = limits
+        .max_table_elements
+        .min(u64::from(pool.table_elements));
+    limits
+}
+
+/// A module the engine's pool refused at compile time (it checks every
+/// module against a slot): a memory or table larger than a slot holds, or
+/// more of them, is the limit's kind; anything else stays `InvalidModule`.
+/// wasmtime says which only in its message (the conformance case
+/// `an_instance_pool_bounds_live_instances` notices if that changes).
+fn outside_pool(error: wasmtime::Error) -> Error {
+    let chain = format!("{error:#}");
+    let (kind, what) = if chain.contains("module memory does not fit in pooling") {
+        (ErrorKind::MemoryLimitExceeded, "a memory of the module")
+    } else if chain.contains("module table does not fit in pooling") {
+        (ErrorKind::TableLimitExceeded, "a table of the module")
+    } else if chain.contains("does not fit in pooling") {
+        (ErrorKind::InstanceLimitExceeded, "the module's instance")
+    } else {
+        return engine_error(
+            ErrorKind::InvalidModule,
+            "wasmtime rejected the module",
+            error,
+        );
+    };
+    Error::new(
+        kind,
+        format!(
+            "{what} is larger than a slot of the engine's instance pool (EngineConfig::pooling)"
+        ),
+    )
+    .with_source(error)
 }
 
 /// One engine's epoch ticker: a thread that advances the engine's epoch
@@ -164,8 +233,9 @@ impl Engine for WasmtimeEngine {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
-        let module = wasmtime::Module::new(&self.engine, wasm).map_err(|e| {
-            engine_error(ErrorKind::InvalidModule, "wasmtime rejected the module", e)
+        let module = wasmtime::Module::new(&self.engine, wasm).map_err(|e| match self.pooling {
+            Some(_) => outside_pool(e),
+            None => engine_error(ErrorKind::InvalidModule, "wasmtime rejected the module", e),
         })?;
         Ok(WasmtimeModule {
             engine: self.clone(),
@@ -177,8 +247,8 @@ impl Engine for WasmtimeEngine {
 /// A module compiled by wasmtime.
 #[derive(Clone, Debug)]
 pub struct WasmtimeModule {
-    engine: WasmtimeEngine,
-    module: wasmtime::Module,
+    pub(crate) engine: WasmtimeEngine,
+    pub(crate) module: wasmtime::Module,
 }
 
 impl Module for WasmtimeModule {
@@ -240,9 +310,19 @@ impl core::fmt::Debug for WasmtimeLinkedModule {
 
 impl LinkedModule for WasmtimeLinkedModule {
     type Instance = WasmtimeInstance;
+    // Already `Send`: the local instance is the same, with no cost to moving.
+    type LocalInstance = WasmtimeInstance;
+
+    fn instantiate_local(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
+        self.instantiate(config)
+    }
 
     fn instantiate(&self, config: &InstanceConfig) -> Result<WasmtimeInstance> {
-        let limits = &config.limits;
+        let pooled = self
+            .engine
+            .pooling
+            .map(|pool| within_pool(&config.limits, pool));
+        let limits = pooled.as_ref().unwrap_or(&config.limits);
         check_counts(self.pre.module(), limits)?;
         let call_limits = CallLimits {
             fuel: limits.fuel_per_call(self.engine.fuel_metering)?,

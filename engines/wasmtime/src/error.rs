@@ -63,6 +63,17 @@ pub(crate) fn from_instantiation(error: wasmtime::Error) -> Error {
         Ok(RefillTrap(inner)) if is_limit(inner.kind()) => inner,
         // A host function failed during the start function.
         Ok(RefillTrap(inner)) => Error::new(ErrorKind::Instantiation, MESSAGE).with_source(inner),
+        Err(error)
+            if error
+                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some() =>
+        {
+            engine_error(
+                ErrorKind::InstanceLimitExceeded,
+                "every slot of the engine's instance pool is taken (EngineConfig::pooling)",
+                error,
+            )
+        }
         Err(error) => engine_limit(error)
             .unwrap_or_else(|error| engine_error(ErrorKind::Instantiation, MESSAGE, error)),
     }

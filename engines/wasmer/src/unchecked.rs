@@ -1,20 +1,27 @@
-//! The guest's stack size, through wasmer's `Tunables`: the crate's only
-//! `unsafe`, alone in this file.
+//! The crate's only `unsafe`, alone in this file: the two things wasmer's
+//! API makes `unsafe` that refill needs.
 //!
-//! wasmer 7.4 runs guest code on a stack of its own (a coroutine stack with
-//! a guard page), whose size an engine takes from its `Tunables::vmconfig`
-//! (wasmer's documented per-engine setting; its other setting,
-//! `wasmer_vm::set_stack_size`, changes every engine of the process). A
-//! `Tunables` must also implement `create_vm_memory` and `create_vm_table`,
-//! which are `unsafe fn`s: [`StackTunables`] forwards both, unchanged, to
-//! wasmer's own `BaseTunables` (the composition wasmer's docs recommend) and
-//! only answers `vmconfig` itself. Memories and tables are limited by the
-//! middlewares of `limits.rs`, not here (see the README for why).
+//! - **The guest's stack size, through wasmer's `Tunables`.** wasmer 7.4
+//!   runs guest code on a stack of its own (a coroutine stack with a guard
+//!   page), whose size an engine takes from its `Tunables::vmconfig`
+//!   (wasmer's documented per-engine setting; its other setting,
+//!   `wasmer_vm::set_stack_size`, changes every engine of the process). A
+//!   `Tunables` must also implement `create_vm_memory` and
+//!   `create_vm_table`, which are `unsafe fn`s: [`StackTunables`] forwards
+//!   both, unchanged, to wasmer's own `BaseTunables` (the composition
+//!   wasmer's docs recommend) and only answers `vmconfig` itself. Memories
+//!   and tables are limited by the middlewares of `limits.rs`, not here
+//!   (see the README for why).
+//! - **Loading a compiled module from an artifact** ([`deserialize`]):
+//!   `wasmer::Module::deserialize` maps the bytes as machine code and
+//!   trusts them to be its own `Module::serialize` output.
 
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
 
+use refill_core::artifact::{ArtifactKey, VerifiedArtifact, check_key};
+use refill_core::{ErrorKind, Result};
 use wasmer::sys::vm::{
     MemoryError, MemoryStyle, TableStyle, VMConfig, VMMemory, VMMemoryDefinition, VMTable,
     VMTableDefinition,
@@ -94,6 +101,38 @@ impl Tunables for StackTunables {
     fn vmconfig(&self) -> &VMConfig {
         &self.vmconfig
     }
+}
+
+/// The module serialized in `artifact`, loaded into `engine` (built as
+/// the engine that serialized it: same compiler, middlewares and
+/// tunables), for an engine whose key for the module's wasm is `expected`
+/// (`None`: the engine keeps no artifacts).
+pub(crate) fn deserialize(
+    engine: &wasmer::Engine,
+    expected: Option<&ArtifactKey>,
+    artifact: VerifiedArtifact<'_>,
+) -> Result<wasmer::Module> {
+    check_key(&artifact, expected)?;
+    // SAFETY: wasmer requires the bytes to be a valid artifact previously
+    // built by its own `Module::serialize`. They are: a `VerifiedArtifact`
+    // exists only once refill-core has checked the envelope that
+    // `ModuleCache` (through `artifact::seal`) wrote around
+    // `WasmerEngine::serialize`'s output: its magic and format, its whole
+    // key, its length and the SHA-256 of the payload, so a corrupt,
+    // truncated, foreign or stale file is refused before this point; and
+    // `check_key` above has just checked that the key it was verified
+    // against is this engine's own for this wasm (wasmer's version, the
+    // target and its CPU features, refill's version and configuration: fuel
+    // metering, stack size, interruption, the limiter's revision; the wasm's
+    // SHA-256). What the envelope cannot vouch for is a writer of the cache
+    // directory who forges a whole envelope: that is outside the contract
+    // (the directory is as trusted as the executable; see
+    // docs/security.md). Tested by `artifact::tests`, which load modules
+    // through here and run them.
+    let module = unsafe { wasmer::Module::deserialize(engine, artifact.payload()) };
+    module.map_err(|e| {
+        crate::error::engine_error(ErrorKind::InvalidArtifact, "wasmer refused the artifact", e)
+    })
 }
 
 #[cfg(test)]
