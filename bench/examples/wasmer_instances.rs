@@ -181,6 +181,15 @@ fn live(mode: &str, count: usize) -> refill::Result<()> {
     // the first worker, signal handlers) does not count per instance.
     let mut warm = Contract::from_instance(linked.instantiate(&config)?, Protocol::Streaming);
     summarize(&mut warm);
+    // A lower bound of the guest memory an instance has touched: its pages
+    // that are not all zeros after the call (every instance does the same).
+    let size = warm.instance().memory_size();
+    let memory = warm.instance().read_memory(0, size)?;
+    let touched = memory
+        .chunks(4096)
+        .filter(|page| page.iter().any(|&b| b != 0))
+        .count()
+        * 4096;
     let before = rss::current_bytes().unwrap_or(0);
     let started = Instant::now();
     let mut pooled = Vec::new();
@@ -220,12 +229,16 @@ fn live(mode: &str, count: usize) -> refill::Result<()> {
         })
         .unwrap_or_default();
     let maps = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
+    let each = after.saturating_sub(before) as f64 / 1024.0 / count as f64;
     println!(
-        "{mode}: {count} live instances in {took:.2?} ({:.1?} each), RSS +{:.1} MiB ({:.1} KiB each), \
-         {threads} threads, {maps} mappings",
+        "{mode}: {count} live instances in {took:.2?} ({:.1?} each), RSS +{:.1} MiB ({each:.1} KiB each), \
+         {threads} threads, {maps} mappings; guest memory touched >= {} KiB of {} KiB, \
+         so <= {:.1} KiB each beyond it",
         took / count as u32,
         after.saturating_sub(before) as f64 / (1 << 20) as f64,
-        after.saturating_sub(before) as f64 / 1024.0 / count as f64,
+        touched / 1024,
+        size / 1024,
+        each - touched as f64 / 1024.0,
     );
     Ok(())
 }
