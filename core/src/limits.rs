@@ -325,6 +325,102 @@ impl ResourceTally {
     }
 }
 
+/// What every engine's resource limiter decides for one instance, written
+/// once: memory bytes and table elements summed over all of the instance's
+/// memories and tables ([`ResourceTally`]), the most memories, tables and
+/// instances, and growth past a memory's or table's own declared maximum,
+/// which is the guest's ordinary failure (-1), never a limit error. An
+/// engine's limiter forwards its questions here and turns a refusal into
+/// the engine's error.
+#[derive(Clone, Debug)]
+pub struct GuestTally {
+    memory: ResourceTally,
+    tables: ResourceTally,
+    max_memories: usize,
+    max_tables: usize,
+    max_instances: usize,
+}
+
+impl GuestTally {
+    /// The tally of an instance with `limits`.
+    pub fn new(limits: &Limits) -> Self {
+        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        Self {
+            memory: ResourceTally::new(limits.max_memory_bytes),
+            tables: ResourceTally::new(limits.max_table_elements),
+            max_memories: count(limits.max_memories),
+            max_tables: count(limits.max_tables),
+            max_instances: count(limits.max_instances),
+        }
+    }
+
+    /// A memory asks to grow from `current` to `desired` bytes (`current`
+    /// 0 when it is created), within its declared `maximum`: `Ok(true)`
+    /// granted, `Ok(false)` past its own maximum (the guest sees -1), or
+    /// [`ErrorKind::MemoryLimitExceeded`] past the limit.
+    pub fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool> {
+        Self::growing(&mut self.memory, current, desired, maximum, memory_exceeded)
+    }
+
+    /// A table asks to grow, as [`GuestTally::memory_growing`] (elements,
+    /// [`ErrorKind::TableLimitExceeded`]).
+    pub fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool> {
+        Self::growing(&mut self.tables, current, desired, maximum, tables_exceeded)
+    }
+
+    fn growing(
+        tally: &mut ResourceTally,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+        exceeded: fn(u64, u64) -> Error,
+    ) -> Result<bool> {
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            return Ok(false);
+        }
+        let units = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        match tally.grow(units(current), units(desired)) {
+            Ok(()) => Ok(true),
+            Err(total) => Err(exceeded(total, tally.max_total())),
+        }
+    }
+
+    /// The memory growth granted last did not happen.
+    pub fn memory_grow_failed(&mut self) {
+        self.memory.undo();
+    }
+
+    /// The table growth granted last did not happen.
+    pub fn table_grow_failed(&mut self) {
+        self.tables.undo();
+    }
+
+    /// The most memories of the instance.
+    pub fn memories(&self) -> usize {
+        self.max_memories
+    }
+
+    /// The most tables of the instance.
+    pub fn tables(&self) -> usize {
+        self.max_tables
+    }
+
+    /// The most instances of the store.
+    pub fn instances(&self) -> usize {
+        self.max_instances
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,5 +487,22 @@ mod tests {
         // Shrinking never fails, even past the limit (a table being set up).
         assert_eq!(tally.grow(6, 0), Ok(()));
         assert_eq!(tally.total(), 4);
+    }
+
+    #[test]
+    fn growth_past_a_declared_maximum_is_a_refusal_not_a_limit() {
+        let mut tally = GuestTally::new(&Limits::default().with_max_table_elements(1024));
+        assert!(matches!(tally.table_growing(1, 137, Some(136)), Ok(false)));
+        assert!(matches!(
+            tally.table_growing(1, usize::MAX, Some(136)),
+            Ok(false)
+        ));
+        let past = tally.table_growing(1, 2000, None).map_err(|e| e.kind());
+        assert_eq!(past, Err(ErrorKind::TableLimitExceeded));
+        assert!(matches!(tally.table_growing(0, 136, Some(136)), Ok(true)));
+        let memory = tally
+            .memory_growing(0, 512 << 20, None)
+            .map_err(|e| e.kind());
+        assert_eq!(memory, Err(ErrorKind::MemoryLimitExceeded));
     }
 }

@@ -77,8 +77,12 @@ impl Artifacts for WasmerEngine {
             stack_bytes,
         } = &self.backend
         else {
+            // Refused: an engine without a key loads nothing.
             check_key(&artifact, None)?;
-            unreachable!("`check_key` refuses every artifact without a key");
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "an engine from `WasmerEngine::from_engine` loads no artifact",
+            ));
         };
         // The engine `compile` would build: same compiler, middlewares and
         // tunables (the middlewares do nothing here: nothing is compiled).

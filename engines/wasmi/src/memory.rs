@@ -7,28 +7,24 @@
 //! `&mut dyn GuestMemory`), so there is no adapter type here; this module
 //! holds the [`GuestLimiter`].
 
-use refill_core::Error;
-use refill_core::Limits;
-use refill_core::limits::{ResourceTally, memory_exceeded, tables_exceeded};
+use refill_core::limits::GuestTally;
+use refill_core::{Error, Limits};
 use wasmi::ResourceLimiter;
 use wasmi::errors::{MemoryError, TableError};
 // wasmi 2.0 does not re-export the error type of its own `ResourceLimiter`.
 use wasmi_core::LimiterError;
 
-/// Keeps the instance within its limits. A request past one is refused
-/// with an error, which makes wasmi fail the memory's or table's creation
-/// at instantiation and trap `memory.grow` or `table.grow` (instead of
-/// returning -1); the refusal is recorded so that the failure can be
-/// reported with its kind. wasmi checks the memories' and tables' own
-/// maximums itself, before asking, and the numbers of memories, tables and
-/// instances against [`ResourceLimiter::memories`] and friends.
+/// wasmi's `ResourceLimiter` for one store, over refill-core's
+/// [`GuestTally`]. A request past a limit is refused with an error, which
+/// makes wasmi fail the memory's or table's creation at instantiation and
+/// trap `memory.grow` or `table.grow` (instead of returning -1); wasmi's
+/// error carries no payload, so the refusal is recorded here to be
+/// reported with its kind. Growth past a memory's or table's own declared
+/// maximum returns -1 (the tally checks it: wasmi 2.0 asks the limiter
+/// before checking a table's maximum).
 #[derive(Debug)]
 pub(crate) struct GuestLimiter {
-    memory: ResourceTally,
-    tables: ResourceTally,
-    max_memories: usize,
-    max_tables: usize,
-    max_instances: usize,
+    tally: GuestTally,
     /// The refusal since the last [`GuestLimiter::clear_denied`], if any.
     denied: Option<Error>,
 }
@@ -36,13 +32,8 @@ pub(crate) struct GuestLimiter {
 impl GuestLimiter {
     /// A limiter for an instance with `limits`.
     pub(crate) fn new(limits: &Limits) -> Self {
-        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
-            memory: ResourceTally::new(limits.max_memory_bytes),
-            tables: ResourceTally::new(limits.max_table_elements),
-            max_memories: count(limits.max_memories),
-            max_tables: count(limits.max_tables),
-            max_instances: count(limits.max_instances),
+            tally: GuestTally::new(limits),
             denied: None,
         }
     }
@@ -60,13 +51,17 @@ impl GuestLimiter {
 
     /// The most memories, tables and instances, for messages.
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
-        (self.max_memories, self.max_tables, self.max_instances)
+        let t = &self.tally;
+        (t.memories(), t.tables(), t.instances())
     }
-}
 
-/// Bytes or elements as `u64`.
-fn units(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
+    /// A refusal, recorded, as wasmi's error.
+    fn deny(&mut self, granted: Result<bool, Error>) -> Result<bool, LimiterError> {
+        granted.map_err(|error| {
+            self.denied = Some(error);
+            LimiterError::ResourceLimiterDeniedAllocation
+        })
+    }
 }
 
 impl ResourceLimiter for GuestLimiter {
@@ -74,20 +69,15 @@ impl ResourceLimiter for GuestLimiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        match self.memory.grow(units(current), units(desired)) {
-            Ok(()) => Ok(true),
-            Err(total) => {
-                self.denied = Some(memory_exceeded(total, self.memory.max_total()));
-                Err(LimiterError::ResourceLimiterDeniedAllocation)
-            }
-        }
+        let granted = self.tally.memory_growing(current, desired, maximum);
+        self.deny(granted)
     }
 
     fn memory_grow_failed(&mut self, _error: &MemoryError) -> Result<(), LimiterError> {
         // Out of host memory or of fuel: the growth granted last did not happen.
-        self.memory.undo();
+        self.tally.memory_grow_failed();
         Ok(())
     }
 
@@ -97,38 +87,25 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        // Growth past the table's own declared maximum is the guest's
-        // ordinary failure (-1), as on the other engines. wasmi 2.0 asks the
-        // limiter before checking that maximum for tables (for memories it
-        // checks first), so it is checked here. Found by the differential
-        // fuzzer.
-        if maximum.is_some_and(|maximum| desired > maximum) {
-            return Ok(false);
-        }
-        match self.tables.grow(units(current), units(desired)) {
-            Ok(()) => Ok(true),
-            Err(total) => {
-                self.denied = Some(tables_exceeded(total, self.tables.max_total()));
-                Err(LimiterError::ResourceLimiterDeniedAllocation)
-            }
-        }
+        let granted = self.tally.table_growing(current, desired, maximum);
+        self.deny(granted)
     }
 
     fn table_grow_failed(&mut self, _error: &TableError) -> Result<(), LimiterError> {
-        self.tables.undo();
+        self.tally.table_grow_failed();
         Ok(())
     }
 
     fn instances(&self) -> usize {
-        self.max_instances
+        self.tally.instances()
     }
 
     fn tables(&self) -> usize {
-        self.max_tables
+        self.tally.tables()
     }
 
     fn memories(&self) -> usize {
-        self.max_memories
+        self.tally.memories()
     }
 }
 

@@ -8,41 +8,24 @@
 //! and their numbers.
 
 use refill_core::Limits;
-use refill_core::limits::{ResourceTally, memory_exceeded, tables_exceeded};
+use refill_core::limits::GuestTally;
 use wasmtime::ResourceLimiter;
 
 use crate::error::trap;
 
-/// wasmtime's `ResourceLimiter` for one store. A request past a limit is an
-/// error, not a refusal, so the instantiation fails or `memory.grow` /
-/// `table.grow` traps with `MemoryLimitExceeded` / `TableLimitExceeded`
-/// instead of the guest seeing a silent -1. Growth past a memory's or
-/// table's own declared maximum still returns -1, as WebAssembly says.
+/// wasmtime's `ResourceLimiter` for one store, over refill-core's
+/// [`GuestTally`]. A request past a limit is an error, not a refusal, so
+/// the instantiation fails or `memory.grow` / `table.grow` traps with
+/// `MemoryLimitExceeded` / `TableLimitExceeded` instead of the guest seeing
+/// a silent -1. Growth past a memory's or table's own declared maximum
+/// still returns -1, as WebAssembly says.
 #[derive(Debug)]
-pub(crate) struct GuestLimiter {
-    memory: ResourceTally,
-    tables: ResourceTally,
-    max_memories: usize,
-    max_tables: usize,
-    max_instances: usize,
-}
+pub(crate) struct GuestLimiter(GuestTally);
 
 impl GuestLimiter {
     pub(crate) fn new(limits: &Limits) -> Self {
-        let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-        Self {
-            memory: ResourceTally::new(limits.max_memory_bytes),
-            tables: ResourceTally::new(limits.max_table_elements),
-            max_memories: count(limits.max_memories),
-            max_tables: count(limits.max_tables),
-            max_instances: count(limits.max_instances),
-        }
+        Self(GuestTally::new(limits))
     }
-}
-
-/// Bytes or elements as `u64`.
-fn units(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 impl ResourceLimiter for GuestLimiter {
@@ -52,18 +35,13 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        // `current` is 0 when the memory is being created (instantiation).
-        match self.memory.grow(units(current), units(desired)) {
-            Ok(()) => Ok(true),
-            Err(total) => Err(trap(memory_exceeded(total, self.memory.max_total()))),
-        }
+        self.0
+            .memory_growing(current, desired, maximum)
+            .map_err(trap)
     }
 
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.memory.undo();
+        self.0.memory_grow_failed();
         Ok(())
     }
 
@@ -73,29 +51,25 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        match self.tables.grow(units(current), units(desired)) {
-            Ok(()) => Ok(true),
-            Err(total) => Err(trap(tables_exceeded(total, self.tables.max_total()))),
-        }
+        self.0
+            .table_growing(current, desired, maximum)
+            .map_err(trap)
     }
 
     fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.tables.undo();
+        self.0.table_grow_failed();
         Ok(())
     }
 
     fn instances(&self) -> usize {
-        self.max_instances
+        self.0.instances()
     }
 
     fn tables(&self) -> usize {
-        self.max_tables
+        self.0.tables()
     }
 
     fn memories(&self) -> usize {
-        self.max_memories
+        self.0.memories()
     }
 }
