@@ -1,50 +1,23 @@
-//! Compiling against loading from refill's module cache, on wasmtime and
-//! wasmer, for the freenet fixture and a generated module of about 800 KB.
+//! Where a module-cache hit's time goes, on wasmtime and wasmer, for the
+//! freenet fixture and a generated module of about 800 KB: `refill bench
+//! --parts per-call` reports compile against load; this splits the load.
 //!
 //! ```text
 //! cargo run -p refill-bench --release --example module_cache
 //! ```
 //!
-//! Each figure is the median of five: "compile" is `Engine::compile`,
-//! "load" is `ModuleCache::compile` on a hit (reading the file, verifying
-//! its envelope, hashing the wasm for the key, deserializing).
+//! "compile" is `Engine::compile`, "load" is `ModuleCache::compile` on a
+//! hit (reading the file, verifying its envelope, hashing the wasm for the
+//! key, deserializing), medians of five.
 
 use std::time::{Duration, Instant};
 
-use refill::cache::{CacheOutcome, ModuleCache};
+use refill::cache::ModuleCache;
 use refill::core::artifact::VerifiedArtifact;
-use refill::{AnyEngine, Artifacts, Engine, EngineKind};
+use refill::{AnyEngine, Artifacts, EngineKind};
+use refill_bench::per_call;
 
 const RUNS: usize = 5;
-
-/// A module of `functions` small arithmetic functions, each exported.
-fn generated_module(functions: usize) -> Vec<u8> {
-    let mut text = String::from(
-        "(module (memory (export \"memory\") 1)\n\
-         (func (export \"__frnt__initiate_buffer\") (param i32) (result i64) i64.const 0)\n",
-    );
-    for f in 0..functions {
-        text.push_str(&format!(
-            "(func (export \"f{f}\") (param i64) (result i64) (local i64)"
-        ));
-        for k in 0..12 {
-            text.push_str(&format!(
-                " (local.set 1 (i64.add (i64.mul (local.get 0) (i64.const {})) \
-                 (i64.xor (local.get 1) (i64.const {}))))",
-                f * 31 + k,
-                k * 7 + 1
-            ));
-        }
-        text.push_str(" (local.get 1))\n");
-    }
-    text.push(')');
-    wat::parse_str(&text).unwrap_or_else(|e| panic!("generated WAT: {e}"))
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
@@ -80,12 +53,12 @@ fn load_breakdown(cache: &ModuleCache, engine: &AnyEngine, wasm: &[u8]) -> Strin
     )
 }
 
-fn main() {
+fn main() -> refill::Result<()> {
     let dir = std::env::temp_dir().join(format!("refill-module-cache-{}", std::process::id()));
     let cache = ModuleCache::open(&dir).unwrap_or_else(|e| panic!("cache dir: {e}"));
     let modules = [
         ("freenet_log", refill_fixtures::FREENET_LOG.to_vec()),
-        ("generated", generated_module(4_300)),
+        ("generated", per_call::generated_module(4_300)?),
     ];
     println!(
         "{:<12} {:>9} {:<9} {:>12} {:>12} {:>9}",
@@ -93,45 +66,19 @@ fn main() {
     );
     for (name, wasm) in &modules {
         for kind in [EngineKind::Wasmtime, EngineKind::Wasmer] {
-            let engine = AnyEngine::new(kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
-            let compile = median(
-                (0..RUNS)
-                    .map(|_| {
-                        let started = Instant::now();
-                        engine.compile(wasm).unwrap_or_else(|e| panic!("{e}"));
-                        started.elapsed()
-                    })
-                    .collect(),
-            );
-            // The first call stores the artifact; the timed ones load it.
-            let (_, first) = cache
-                .compile(&engine, wasm)
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(first.outcome, CacheOutcome::Miss, "{:?}", first.warnings);
-            let load = median(
-                (0..RUNS)
-                    .map(|_| {
-                        let started = Instant::now();
-                        let (_, report) = cache
-                            .compile(&engine, wasm)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        let elapsed = started.elapsed();
-                        assert_eq!(report.outcome, CacheOutcome::Hit);
-                        elapsed
-                    })
-                    .collect(),
-            );
-            let breakdown = load_breakdown(&cache, &engine, wasm);
+            let load = per_call::load(kind, name, wasm, &dir, RUNS)?;
+            let breakdown = load_breakdown(&cache, &AnyEngine::new(kind)?, wasm);
             println!(
                 "{:<12} {:>6} KB {:<9} {:>12.2} {:>12.2} {:>8.0}x   {breakdown}",
                 name,
                 wasm.len() / 1000,
-                engine.name(),
-                millis(compile),
-                millis(load),
-                compile.as_secs_f64() / load.as_secs_f64()
+                kind,
+                millis(load.compile),
+                millis(load.load),
+                load.speed_up()
             );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod minimal;
 pub mod native;
+pub mod per_call;
 pub mod rss;
 pub mod workload;
 

@@ -1,4 +1,4 @@
-//! The host's peak resident set size, from Linux's `/proc/self`.
+//! The host's resident set size and threads, from Linux's `/proc/self`.
 //!
 //! [`reset_peak`] writes `5` to `/proc/self/clear_refs`, which sets the peak
 //! (`VmHWM`) back to the current RSS; [`peak_bytes`] reads `VmHWM` after the
@@ -13,15 +13,22 @@ pub fn reset_peak() -> bool {
 
 /// The process's current RSS in bytes.
 pub fn current_bytes() -> Option<u64> {
-    status_kib("VmRSS:").map(|kib| kib * 1024)
+    status_field("VmRSS:").map(|kib| kib * 1024)
 }
 
 /// The process's peak RSS in bytes since start or the last [`reset_peak`].
 pub fn peak_bytes() -> Option<u64> {
-    status_kib("VmHWM:").map(|kib| kib * 1024)
+    status_field("VmHWM:").map(|kib| kib * 1024)
 }
 
-fn status_kib(field: &str) -> Option<u64> {
+/// The process's threads.
+pub fn threads() -> Option<u64> {
+    status_field("Threads:")
+}
+
+/// The number in the `/proc/self/status` line that starts with `field`
+/// (a unit after it, such as `kB`, is dropped).
+fn status_field(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line[field.len()..]

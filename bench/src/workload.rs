@@ -9,7 +9,8 @@ use bytes::Bytes;
 use refill::{
     AnyEngine, AnyInstance, AnyLinkedModule, BoxedSource, BytesSource, Engine, EngineConfig,
     EngineKind, Error, ErrorKind, HostFunctions, Instance, InstanceConfig, InstanceExt,
-    IntoBoxedSource, Limits, LinkedModule, Module, ReaderSource, Result, StreamOptions,
+    IntoBoxedSource, Limits, LinkedModule, Module, ReadAheadSource, ReaderSource, Result,
+    StreamOptions,
 };
 use refill_fixtures::{COLLECT, DIGEST, DIGEST_WHOLE, SKIP};
 
@@ -430,37 +431,80 @@ pub fn two_threads(
     Ok((one_gib, one_gib * ratio))
 }
 
-/// A file streamed into the digest guest through a `ReaderSource`.
+/// A file streamed into the digest guest, through a `ReaderSource` (read
+/// at each refill) and through a `ReadAheadSource` (read by a thread of
+/// its own, ahead of the guest), and the file read alone.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FileRun {
     /// The engine.
     pub engine: EngineKind,
-    /// Growth of the host's peak RSS over the RSS before (`None` off Linux).
+    /// Growth of the host's peak RSS over the RSS before, through the
+    /// `ReaderSource` (`None` off Linux).
     pub rss_growth_bytes: Option<u64>,
-    /// Throughput in GiB/s, reading the file included.
+    /// Throughput in GiB/s through the `ReaderSource`, reading included.
     pub gib_per_s: f64,
+    /// Growth of the host's peak RSS through the `ReadAheadSource`.
+    pub read_ahead_rss_growth_bytes: Option<u64>,
+    /// Throughput in GiB/s through the `ReadAheadSource` (as `refill run
+    /// --input FILE` reads).
+    pub read_ahead_gib_per_s: f64,
+    /// The file read alone into one 256 KiB buffer, in GiB/s: what the
+    /// kernel's copy out of its page cache allows.
+    pub read_alone_gib_per_s: f64,
     /// The guest's linear memory afterwards.
     pub peak_memory_bytes: u64,
 }
 
-/// Streams the file at `path` into the digest guest on `engine` through a
-/// `ReaderSource` and measures it.
+/// Streams the file at `path` into the digest guest on `engine`, through
+/// each source, and measures it.
 pub fn file_into_digest(engine: EngineKind, path: &Path, chunk: u32) -> Result<FileRun> {
     let module = self::engine(engine)?.compile(DIGEST.wasm)?;
-    let mut instance = module.instantiate(&config(chunk))?;
-    let source: BoxedSource = ReaderSource::open(path)?.boxed();
-    let len = source.total_len();
-    let (outcome, growth) = rss::peak_growth(|| {
-        let started = Instant::now();
-        instance
-            .call_with_streams(DIGEST.export, [source])
-            .map(|_| started.elapsed())
-    });
-    let elapsed = outcome?;
+    let through = |source: BoxedSource| -> Result<(f64, Option<u64>, u64)> {
+        let mut instance = module.instantiate(&config(chunk))?;
+        let len = source.total_len();
+        let (outcome, growth) = rss::peak_growth(|| {
+            let started = Instant::now();
+            instance
+                .call_with_streams(DIGEST.export, [source])
+                .map(|_| started.elapsed())
+        });
+        let elapsed = outcome?;
+        Ok((
+            gib_per_s(len, elapsed.as_secs_f64()),
+            growth,
+            instance.memory_size(),
+        ))
+    };
+    let (gib, growth, peak_memory_bytes) = through(ReaderSource::open(path)?.boxed())?;
+    let (ahead_gib, ahead_growth, _) = through(ReadAheadSource::open(path)?.boxed())?;
     Ok(FileRun {
         engine,
         rss_growth_bytes: growth,
-        gib_per_s: gib_per_s(len, elapsed.as_secs_f64()),
-        peak_memory_bytes: instance.memory_size(),
+        gib_per_s: gib,
+        read_ahead_rss_growth_bytes: ahead_growth,
+        read_ahead_gib_per_s: ahead_gib,
+        read_alone_gib_per_s: read_alone(path)?,
+        peak_memory_bytes,
     })
+}
+
+/// The file at `path` read to its end into one 256 KiB buffer, in GiB/s.
+fn read_alone(path: &Path) -> Result<f64> {
+    use std::io::Read;
+    let failed = |e: std::io::Error| {
+        refill::Error::new(
+            refill::ErrorKind::SourceFailed,
+            format!("{}: {e}", path.display()),
+        )
+    };
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let mut buf = vec![0u8; 256 << 10];
+    let (mut len, started) = (0u64, Instant::now());
+    loop {
+        match file.read(&mut buf).map_err(failed)? {
+            0 => break,
+            n => len += n as u64,
+        }
+    }
+    Ok(gib_per_s(len, started.elapsed().as_secs_f64()))
 }

@@ -33,6 +33,10 @@ pub(crate) enum Command {
     /// Measure streaming against whole copy, a native loop and minimal bindings; print a table.
     #[cfg(feature = "bench")]
     Bench(BenchArgs),
+    /// `refill bench`'s live-instances case, run in a process of its own.
+    #[cfg(feature = "bench")]
+    #[command(hide = true)]
+    BenchLive(BenchLiveArgs),
     /// Not in this build (cargo feature `freenet`).
     #[cfg(not(feature = "freenet"))]
     #[command(hide = true)]
@@ -89,6 +93,42 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of the tables.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Parts to run, comma-separated: `throughput` (streaming large
+    /// payloads) and `per-call` (call latency, module cache, live
+    /// instances, calls from two threads).
+    #[arg(long, value_delimiter = ',', default_value = "throughput,per-call")]
+    pub(crate) parts: Vec<BenchPart>,
+    /// Live instances made per engine in the per-call part (0: skip).
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) live: usize,
+    /// Functions in the generated module of the per-call load case (about
+    /// 185 bytes of wasm each; the default makes about 800 KB).
+    #[arg(long, default_value_t = 4_300, hide = true)]
+    pub(crate) module_functions: usize,
+    /// Write an SVG chart of the per-call latency, refill against the
+    /// minimal binding, to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) latency_chart: Option<PathBuf>,
+}
+
+/// A part of `refill bench`.
+#[cfg(feature = "bench")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BenchPart {
+    /// Streaming large payloads: chunk sizes, payload sizes, the targets.
+    Throughput,
+    /// The per-call path: latency, module cache, live instances, threads.
+    PerCall,
+}
+
+/// The arguments of `refill bench-live`.
+#[cfg(feature = "bench")]
+#[derive(Debug, Args)]
+pub(crate) struct BenchLiveArgs {
+    /// An engine name, or `wasmer-local`.
+    pub(crate) subject: String,
+    /// Instances to make and hold.
+    pub(crate) count: usize,
 }
 
 /// The arguments of `refill freenet` (cargo feature `freenet`).

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use refill::{BoxedSource, Error, ErrorKind, IntoBoxedSource, ReaderSource, Result};
+use refill::{BoxedSource, Error, ErrorKind, IntoBoxedSource, ReadAheadSource, Result};
 use refill_testkit::GeneratedSource;
 
 use crate::error::CliResult;
@@ -18,10 +18,11 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    /// Opens the input as a stream source (a file is not read yet).
+    /// Opens the input as a stream source (a file is read ahead of the
+    /// guest by a thread of its own, a few blocks at a time).
     pub(crate) fn open(&self) -> Result<BoxedSource> {
         Ok(match self {
-            Input::File(path) => ReaderSource::open(path)?.boxed(),
+            Input::File(path) => ReadAheadSource::open(path)?.boxed(),
             Input::Generated { seed, len } => GeneratedSource::new(*seed, *len).boxed(),
         })
     }

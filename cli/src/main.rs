@@ -40,6 +40,8 @@ fn main() -> ExitCode {
         Command::Freenet(args) => freenet::freenet(args),
         #[cfg(feature = "bench")]
         Command::Bench(args) => bench::bench(args),
+        #[cfg(feature = "bench")]
+        Command::BenchLive(args) => bench::per_call::live_here(args),
         #[cfg(not(feature = "freenet"))]
         Command::Freenet(_) => Err(args::not_built("freenet", "freenet")),
         #[cfg(not(feature = "bench"))]

@@ -534,6 +534,83 @@ fn bench_reports_every_workload_and_the_targets() {
     }
 }
 
+/// The per-call part on its own: every engine and instance kind in the
+/// latency, load, live and threads cases, each live case in a process of
+/// its own, and their targets.
+#[test]
+fn bench_per_call_reports_latency_load_live_instances_and_threads() {
+    let out = refill(&[
+        "bench",
+        "--parts",
+        "per-call",
+        "--reps",
+        "1",
+        "--live",
+        "20",
+        "--module-functions",
+        "20",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let per_call = &json["per_call"];
+    let engines = |case: &str| -> Vec<String> {
+        per_call[case]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {case}: {json}"))
+            .iter()
+            .map(|row| row["engine"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let subjects = [
+        "wasmi",
+        "wasmtime",
+        "wasmer",
+        "wasmtime-pooling",
+        "wasmer-local",
+    ];
+    for subject in subjects {
+        for case in ["latency", "live", "threads"] {
+            assert!(
+                engines(case).iter().any(|e| e == subject),
+                "{subject} missing from {case}: {json}"
+            );
+        }
+    }
+    assert_eq!(
+        engines("load"),
+        ["wasmtime", "wasmtime", "wasmer", "wasmer"]
+    );
+    for live in per_call["live"].as_array().into_iter().flatten() {
+        assert_eq!(live["count"], 20, "{live}");
+        assert!(live["touched_bytes"].as_u64() > Some(0), "{live}");
+    }
+    let targets = json["targets"].to_string();
+    for target in [
+        "call latency, 1.0K state / minimal binding",
+        "freenet_log: compile / cache load",
+        "host RSS per live instance beyond touched guest memory",
+        "threads with 20 live instances",
+        "calls from two threads / one",
+    ] {
+        assert!(targets.contains(target), "{target} missing: {targets}");
+    }
+    assert!(
+        json["measurements"].as_array().is_some_and(Vec::is_empty),
+        "the throughput part ran: {json}"
+    );
+}
+
+/// `refill bench-live` names a subject it does not know.
+#[test]
+fn bench_live_refuses_an_unknown_subject() {
+    assert_one_line_error(
+        &refill(&["bench-live", "v8-local", "3"]),
+        "no engine is called `v8-local`",
+    );
+}
+
 /// The stamp contract logs, reads the clock and draws random bytes: with
 /// `--log`, `--clock` and `--seed` its output is the same on every engine,
 /// and its log line is on stderr.

@@ -14,13 +14,13 @@
 //! 12          4     key length K (u32, little-endian)
 //! 16          K     the ArtifactKey (ArtifactKey::to_bytes)
 //! 16 + K      8     payload length N (u64, little-endian)
-//! 24 + K      32    SHA-256 of the payload
+//! 24 + K      32    BLAKE3 hash of the payload
 //! 56 + K      N     payload: the engine's own serialized module
 //! ```
 //!
 //! [`VerifiedArtifact::verify`] checks every field against the key the
 //! caller expects (engine, engine version, refill version, configuration,
-//! target, SHA-256 of the wasm) and the file's exact length and checksum.
+//! target, BLAKE3 hash of the wasm) and the file's exact length and checksum.
 //! A [`VerifiedArtifact`] can be obtained in no other way, and an engine's
 //! [`Artifacts::load`] takes nothing else: a corrupt, truncated, foreign or
 //! stale file is a [`Rejection`] and never reaches the engine's
@@ -33,8 +33,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::hash::Hasher;
 
-use sha2::{Digest, Sha256};
-
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -43,7 +41,7 @@ pub const MAGIC: [u8; 8] = *b"REFILLAR";
 
 /// The version of the envelope's layout (not of the engines' payloads,
 /// which the key covers).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// refill's version, part of every key: artifacts of another refill are
 /// stale.
@@ -66,7 +64,7 @@ pub struct ArtifactKey {
     refill_version: String,
     config: String,
     target: String,
-    wasm_sha256: [u8; 32],
+    wasm_hash: [u8; 32],
 }
 
 /// One field of an [`ArtifactKey`], named by a [`Rejection::KeyMismatch`].
@@ -83,7 +81,7 @@ pub enum KeyField {
     Config,
     /// The target and its CPU features.
     Target,
-    /// The SHA-256 of the WebAssembly binary.
+    /// The BLAKE3 hash of the WebAssembly binary.
     Wasm,
     /// The envelope's key could not be read at all.
     Malformed,
@@ -98,7 +96,7 @@ impl KeyField {
             Self::RefillVersion => "refill version",
             Self::Config => "engine configuration",
             Self::Target => "target",
-            Self::Wasm => "module (wasm SHA-256)",
+            Self::Wasm => "module (wasm hash)",
             Self::Malformed => "key encoding",
         }
     }
@@ -122,7 +120,7 @@ impl ArtifactKey {
             refill_version: REFILL_VERSION.into(),
             config: config.into(),
             target: target.into(),
-            wasm_sha256: Sha256::digest(wasm).into(),
+            wasm_hash: *blake3::hash(wasm).as_bytes(),
         }
     }
 
@@ -151,28 +149,28 @@ impl ArtifactKey {
         &self.target
     }
 
-    /// The SHA-256 of the WebAssembly binary.
-    pub fn wasm_sha256(&self) -> &[u8; 32] {
-        &self.wasm_sha256
+    /// The BLAKE3 hash of the WebAssembly binary.
+    pub fn wasm_hash(&self) -> &[u8; 32] {
+        &self.wasm_hash
     }
 
     /// The key as it is stored in an envelope: each text field as a
     /// little-endian `u32` length and its UTF-8 bytes, in declaration
-    /// order, then the 32 bytes of the wasm's SHA-256.
+    /// order, then the 32 bytes of the wasm's BLAKE3 hash.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         for field in self.text_fields() {
             bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
             bytes.extend_from_slice(field.as_bytes());
         }
-        bytes.extend_from_slice(&self.wasm_sha256);
+        bytes.extend_from_slice(&self.wasm_hash);
         bytes
     }
 
-    /// The SHA-256 of [`ArtifactKey::to_bytes`], in lowercase hex: a name
-    /// for the artifact's file.
+    /// The BLAKE3 hash of [`ArtifactKey::to_bytes`], in lowercase hex: a
+    /// name for the artifact's file.
     pub fn file_stem(&self) -> String {
-        hex(&Sha256::digest(self.to_bytes()))
+        hex(blake3::hash(&self.to_bytes()).as_bytes())
     }
 
     fn text_fields(&self) -> [&str; 5] {
@@ -208,7 +206,7 @@ impl ArtifactKey {
             stored = rest;
         }
         match stored.len() {
-            32 if stored == self.wasm_sha256 => None,
+            32 if stored == self.wasm_hash => None,
             32 => Some(KeyField::Wasm),
             _ => Some(KeyField::Malformed),
         }
@@ -223,7 +221,7 @@ impl fmt::Debug for ArtifactKey {
             .field("refill_version", &self.refill_version)
             .field("config", &self.config)
             .field("target", &self.target)
-            .field("wasm_sha256", &hex(&self.wasm_sha256))
+            .field("wasm_hash", &hex(&self.wasm_hash))
             .finish()
     }
 }
@@ -246,7 +244,7 @@ pub enum Rejection {
     KeyMismatch(KeyField),
     /// The file is longer than its declared payload.
     TrailingBytes,
-    /// The payload's SHA-256 is not the one recorded: the file is corrupt.
+    /// The payload's BLAKE3 hash is not the one recorded: the file is corrupt.
     ChecksumMismatch,
 }
 
@@ -265,7 +263,7 @@ impl fmt::Display for Rejection {
                 field.as_str()
             ),
             Self::TrailingBytes => f.write_str("artifact longer than its declared payload"),
-            Self::ChecksumMismatch => f.write_str("artifact payload corrupt (SHA-256 mismatch)"),
+            Self::ChecksumMismatch => f.write_str("artifact payload corrupt (hash mismatch)"),
         }
     }
 }
@@ -289,7 +287,7 @@ pub fn seal(key: &ArtifactKey, payload: &[u8]) -> Vec<u8> {
     envelope.extend_from_slice(&(key.len() as u32).to_le_bytes());
     envelope.extend_from_slice(&key);
     envelope.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    envelope.extend_from_slice(&Sha256::digest(payload));
+    envelope.extend_from_slice(blake3::hash(payload).as_bytes());
     envelope.extend_from_slice(payload);
     envelope
 }
@@ -306,7 +304,7 @@ pub struct VerifiedArtifact<'a> {
 impl<'a> VerifiedArtifact<'a> {
     /// Checks `envelope` against `expected`: magic, format version, the
     /// whole key, the payload's length (the file must end exactly after
-    /// it) and its SHA-256, in that order.
+    /// it) and its BLAKE3 hash, in that order.
     pub fn verify(envelope: &'a [u8], expected: &ArtifactKey) -> Result<Self, Rejection> {
         let Some((magic, rest)) = split_at(envelope, MAGIC.len()) else {
             return Err(if MAGIC.starts_with(envelope) {
@@ -335,7 +333,7 @@ impl<'a> VerifiedArtifact<'a> {
             core::cmp::Ordering::Greater => return Err(Rejection::TrailingBytes),
             core::cmp::Ordering::Equal => {}
         }
-        if Sha256::digest(payload).as_slice() != checksum {
+        if blake3::hash(payload).as_bytes()[..] != *checksum {
             return Err(Rejection::ChecksumMismatch);
         }
         Ok(Self {
@@ -401,12 +399,12 @@ pub fn check_key(artifact: &VerifiedArtifact<'_>, expected: Option<&ArtifactKey>
     }
 }
 
-/// A [`Hasher`] that feeds SHA-256: turns an engine's `impl Hash`
+/// A [`Hasher`] that feeds BLAKE3: turns an engine's `impl Hash`
 /// fingerprint (wasmtime's `Engine::precompile_compatibility_hash`, wasmer's
 /// `Target`) into text for an [`ArtifactKey`], the same in every process
 /// of one build.
 #[derive(Clone, Debug, Default)]
-pub struct Fingerprint(Sha256);
+pub struct Fingerprint(blake3::Hasher);
 
 impl Fingerprint {
     /// An empty fingerprint.
@@ -414,9 +412,9 @@ impl Fingerprint {
         Self::default()
     }
 
-    /// The SHA-256 of everything written, in lowercase hex.
+    /// The BLAKE3 hash of everything written, in lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex(&self.0.clone().finalize())
+        hex(self.0.finalize().as_bytes())
     }
 }
 
@@ -425,12 +423,12 @@ impl Hasher for Fingerprint {
         self.0.update(bytes);
     }
 
-    /// The first eight bytes of the SHA-256 (use [`Fingerprint::to_hex`]
-    /// for all of it).
+    /// The first eight bytes of the BLAKE3 hash (use
+    /// [`Fingerprint::to_hex`] for all of it).
     fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
+        let digest = self.0.finalize();
         let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
+        first.copy_from_slice(&digest.as_bytes()[..8]);
         u64::from_le_bytes(first)
     }
 }
@@ -531,12 +529,15 @@ mod tests {
         let mut bad = envelope();
         bad[0] = b'X';
         assert_eq!(rejection(&bad, &key()), Rejection::BadMagic);
-        let mut other_format = envelope();
-        other_format[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(
-            rejection(&other_format, &key()),
-            Rejection::UnsupportedFormat { found: 2 }
-        );
+        // Format 1 (SHA-256 checksums) and a future one alike.
+        for found in [1, FORMAT_VERSION + 1] {
+            let mut other_format = envelope();
+            other_format[8..12].copy_from_slice(&found.to_le_bytes());
+            assert_eq!(
+                rejection(&other_format, &key()),
+                Rejection::UnsupportedFormat { found }
+            );
+        }
     }
 
     /// An artifact of another engine, engine version, configuration,
@@ -609,7 +610,7 @@ mod tests {
 
     /// The fingerprint of equal values is equal, of different ones not.
     #[test]
-    fn fingerprints_hash_values_into_sha256() {
+    fn fingerprints_hash_values_into_blake3() {
         let of = |value: &(&str, u32)| {
             let mut print = Fingerprint::new();
             core::hash::Hash::hash(value, &mut print);

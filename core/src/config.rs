@@ -43,7 +43,9 @@ pub struct EngineConfig {
 
 /// The size of an engine's instance pool ([`EngineConfig::pooling`]). The
 /// pool reserves address space for every slot up front (not memory: a slot
-/// costs memory only once an instance uses it), so its sizes bound every
+/// costs memory only once an instance uses it; on wasmtime up to 2 MiB of
+/// what an instance touched stays resident after it ends, to be zeroed in
+/// place for the next), so its sizes bound every
 /// instance of the engine, whatever its [`Limits`] say: an instance that
 /// needs more than a slot holds fails with the limit's error kind.
 #[non_exhaustive]

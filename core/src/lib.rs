@@ -19,6 +19,8 @@ pub mod host;
 pub mod instance;
 pub mod limits;
 pub mod memory;
+#[cfg(feature = "std")]
+pub mod read_ahead;
 pub mod source;
 pub mod stream;
 pub mod value;
@@ -32,6 +34,8 @@ pub use host::{Caller, HostData, HostFunc, HostFunctions, Import, ImportType, Li
 pub use instance::{Bindings, Instance, InstanceExt};
 pub use limits::Limits;
 pub use memory::{GuestMemory, GuestRange, VecMemory};
+#[cfg(feature = "std")]
+pub use read_ahead::ReadAheadSource;
 #[cfg(feature = "std")]
 pub use source::ReaderSource;
 pub use source::{BytesSource, PullSource, StreamSource};

@@ -175,6 +175,8 @@ impl<F: FnMut(&mut [u8]) -> Result<usize>> StreamSource for PullSource<F> {
 
 #[cfg(feature = "std")]
 pub use reader::ReaderSource;
+#[cfg(feature = "std")]
+pub(crate) use reader::open_file;
 
 #[cfg(feature = "std")]
 mod reader {
@@ -204,24 +206,29 @@ mod reader {
     impl ReaderSource<std::fs::File> {
         /// Opens a file and declares its current length.
         pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
-            let path = path.as_ref();
-            let fail = |e: io::Error| {
-                Error::new(
-                    ErrorKind::SourceFailed,
-                    format!("cannot open {}", path.display()),
-                )
-                .with_source(e)
-            };
-            let file = std::fs::File::open(path).map_err(fail)?;
-            let metadata = file.metadata().map_err(fail)?;
-            if !metadata.is_file() {
-                return Err(Error::new(
-                    ErrorKind::SourceFailed,
-                    format!("{} is not a regular file", path.display()),
-                ));
-            }
-            Ok(Self::new(file, metadata.len()))
+            let (file, len) = open_file(path.as_ref())?;
+            Ok(Self::new(file, len))
         }
+    }
+
+    /// Opens the regular file at `path` and tells its current length.
+    pub(crate) fn open_file(path: &std::path::Path) -> Result<(std::fs::File, u64)> {
+        let fail = |e: io::Error| {
+            Error::new(
+                ErrorKind::SourceFailed,
+                format!("cannot open {}", path.display()),
+            )
+            .with_source(e)
+        };
+        let file = std::fs::File::open(path).map_err(fail)?;
+        let metadata = file.metadata().map_err(fail)?;
+        if !metadata.is_file() {
+            return Err(Error::new(
+                ErrorKind::SourceFailed,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        Ok((file, metadata.len()))
     }
 
     impl<R: Read> StreamSource for ReaderSource<R> {

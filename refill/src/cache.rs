@@ -6,7 +6,7 @@
 //! artifact of it in the cache directory: one file per
 //! [`ArtifactKey`] (engine, engine version and build, refill version, the
 //! engine's configuration, the target and its CPU features, the wasm's
-//! SHA-256), named by the key's SHA-256. A file is loaded only after its
+//! BLAKE3 hash), named by the key's BLAKE3 hash. A file is loaded only after its
 //! envelope has been checked against that key (see
 //! [`refill_core::artifact`]); a file that fails the check or that the
 //! engine refuses is reported (`tracing::warn!` and

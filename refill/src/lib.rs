@@ -27,14 +27,14 @@ mod kind;
 
 pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyLocalInstance, AnyModule};
 pub use kind::{EngineKind, UnknownEngine};
-#[cfg(feature = "std")]
-pub use refill_core::ReaderSource;
 pub use refill_core::{
     self as core, ArtifactKey, Artifacts, BoxedSource, BytesSource, Caller, Engine, EngineConfig,
     Error, ErrorKind, FuncType, HostFunc, HostFunctions, Import, ImportType, Instance,
-    InstanceConfig, InstanceExt, Limits, LinkedModule, Module, Placement, PullSource, Result,
-    StateSlot, StreamOptions, StreamSource, StreamStats, Val, ValType, abi,
+    InstanceConfig, InstanceExt, Limits, LinkedModule, Module, Placement, Pooling, PullSource,
+    Result, StateSlot, StreamOptions, StreamSource, StreamStats, Val, ValType, abi,
 };
+#[cfg(feature = "std")]
+pub use refill_core::{ReadAheadSource, ReaderSource};
 
 /// Hosting freenet contracts and delegates: their entry points, result
 /// records and host imports (feature `std`).

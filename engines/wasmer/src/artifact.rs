@@ -7,7 +7,7 @@
 //! whether the start function was deferred) and what it declares
 //! (`limits::Declared`). Neither is read from the artifact: both are
 //! derived again from the wasm binary (the caller has it; the key holds its
-//! SHA-256), reading section headers only, and then checked against the
+//! BLAKE3 hash), reading section headers only, and then checked against the
 //! loaded module's own description.
 
 use std::hash::Hash;

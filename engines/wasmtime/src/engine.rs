@@ -99,6 +99,10 @@ impl WasmtimeEngine {
 
 /// The pooling allocator for `pooling`: every slot holds the most
 /// memories and tables `Limits::default()` allows (one memory, four tables).
+/// How much of a pool slot's memory stays resident after its instance
+/// ends, to be reset in place.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
 fn pool(pooling: Pooling) -> wasmtime::InstanceAllocationStrategy {
     let limits = Limits::default();
     let (memories, tables) = (limits.max_memories, limits.max_tables);
@@ -109,7 +113,16 @@ fn pool(pooling: Pooling) -> wasmtime::InstanceAllocationStrategy {
         .max_memories_per_module(memories)
         .max_tables_per_module(tables)
         .max_memory_size(usize::try_from(pooling.memory_bytes).unwrap_or(usize::MAX))
-        .table_elements(usize::try_from(pooling.table_elements).unwrap_or(usize::MAX));
+        .table_elements(usize::try_from(pooling.table_elements).unwrap_or(usize::MAX))
+        // An ended instance's slot is reset in place, its dirty pages only
+        // (found with PAGEMAP_SCAN where the kernel has it), rather than
+        // handed back with `madvise`: every `madvise` flushes the TLB of
+        // every core running the process, which halved pooled calls' speed
+        // (docs/benchmarks.md, "The per-call path"). Costs up to this much
+        // resident memory per warm slot.
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 

@@ -23,13 +23,13 @@ pub(crate) fn deserialize(
     // They are: a `VerifiedArtifact` exists only once refill-core has checked
     // the envelope that `ModuleCache` (through `artifact::seal`) wrote around
     // `WasmtimeEngine::serialize`'s output: its magic and format, its
-    // whole key, its length and the SHA-256 of the payload, so a corrupt,
+    // whole key, its length and the BLAKE3 hash of the payload, so a corrupt,
     // truncated, foreign or stale file is refused before this point; and
     // `check_key` above has just checked that the key it was verified
     // against is this engine's own for this wasm (wasmtime's version, its
     // `precompile_compatibility_hash`, which covers target, CPU features and
     // every compilation setting, refill's version and configuration, the
-    // wasm's SHA-256). What the envelope cannot vouch for is a writer of
+    // wasm's BLAKE3 hash). What the envelope cannot vouch for is a writer of
     // the cache directory who forges a whole envelope: that is outside the
     // contract (the directory is as trusted as the executable; see
     // docs/security.md). Tested by `artifact::tests`, which load modules

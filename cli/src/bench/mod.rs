@@ -1,5 +1,7 @@
 //! `refill bench`: the benchmark matrix, its ratios and the targets.
 
+pub(crate) mod per_call;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -8,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refill::{EngineKind, Result};
 use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
 
-use crate::args::BenchArgs;
+use self::per_call::PerCall;
+use crate::args::{BenchArgs, BenchPart};
 use crate::error::{CliError, CliResult};
 
 /// The payload and chunk the targets are stated at.
@@ -22,78 +25,32 @@ pub(crate) fn bench(args: BenchArgs) -> CliResult<()> {
              run `cargo run --release -p refill-cli -- bench`"
         );
     }
-    let (sizes, chunks) = if args.quick {
-        (vec![1 << 20, TARGET_LEN], vec![u64::from(TARGET_CHUNK)])
-    } else {
-        (args.sizes.clone(), args.chunks.clone())
-    };
-    let chunks = chunks
-        .iter()
-        .map(|&c| crate::inputs::chunk_size(c, &refill::Limits::default()))
-        .collect::<CliResult<Vec<u32>>>()?;
     let engines: Vec<EngineKind> = match &args.engines {
         Some(list) => list.clone(),
         None => EngineKind::compiled().collect(),
     };
-    let workloads: Vec<Workload> = Workload::ALL.to_vec();
-    let cases = sizes.len() * chunks.len() * (workloads.len() - 1) * engines.len()
-        + sizes.len() * chunks.len();
-    let bar = progress(cases as u64);
-
-    let mut rows: Vec<Measurement> = Vec::new();
-    for &size in &sizes {
-        let data = payload(size);
-        let reps = args.reps.unwrap_or_else(|| default_reps(size));
-        for &chunk in &chunks {
-            for &w in &workloads {
-                let on: Vec<Option<EngineKind>> = if w.needs_engine() {
-                    engines.iter().copied().map(Some).collect()
-                } else {
-                    vec![None]
-                };
-                for engine in on {
-                    bar.set_message(format!(
-                        "{} {w} {} in {}",
-                        engine.map_or("host", |e| e.name()),
-                        size_text(size),
-                        size_text(u64::from(chunk))
-                    ));
-                    rows.push(run(engine, w, &data, chunk, reps)?);
-                    bar.inc(1);
-                }
-            }
-        }
+    let throughput = args
+        .parts
+        .contains(&BenchPart::Throughput)
+        .then(|| ThroughputPlan::new(&args, &engines))
+        .transpose()?;
+    let per_call = args
+        .parts
+        .contains(&BenchPart::PerCall)
+        .then(|| per_call::Plan::new(&engines, &args));
+    let bar = progress(
+        throughput.as_ref().map_or(0, ThroughputPlan::cases)
+            + per_call.as_ref().map_or(0, per_call::Plan::cases),
+    );
+    let mut report = match &throughput {
+        Some(plan) => plan.measure(&bar)?,
+        None => Report::default(),
+    };
+    if let Some(plan) = &per_call {
+        report.per_call = Some(PerCall::measure(plan, &bar)?);
     }
-    bar.set_message("target ratios, round by round");
-    let rounds = args.reps.unwrap_or(if args.quick { 9 } else { 15 });
-    let paired = Paired::measure(&engines, rounds)?;
-    bar.set_message("two threads");
-    let scaling = {
-        let data = payload(TARGET_LEN);
-        engines
-            .iter()
-            .map(|&e| Ok((e, workload::two_threads(e, &data, TARGET_CHUNK, rounds)?)))
-            .collect::<Result<Vec<_>>>()?
-    };
-    bar.set_message("a file through a ReaderSource");
-    let file_len = if args.quick {
-        TARGET_LEN
-    } else {
-        args.file_size
-    };
-    let file_rss = if file_len > 0 {
-        Some(file_rss(file_len, &engines)?)
-    } else {
-        None
-    };
     bar.finish_and_clear();
 
-    let report = Report {
-        rows,
-        paired,
-        scaling,
-        file_rss: file_rss.unwrap_or_default(),
-    };
     let out = &mut std::io::stdout().lock();
     let written = if args.json {
         report.write_json(out)
@@ -105,6 +62,7 @@ pub(crate) fn bench(args: BenchArgs) -> CliResult<()> {
         source: e,
     })?;
     if let Some(path) = &args.chart {
+        let sizes = throughput.as_ref().map_or(&[][..], |p| &p.sizes[..]);
         let len = if sizes.contains(&TARGET_LEN) {
             TARGET_LEN
         } else {
@@ -113,7 +71,115 @@ pub(crate) fn bench(args: BenchArgs) -> CliResult<()> {
         chart::write_svg(path, len, &report.rows).map_err(CliError::Usage)?;
         eprintln!("chart written to {}", path.display());
     }
+    if let Some(path) = &args.latency_chart {
+        let bars = report
+            .per_call
+            .as_ref()
+            .map(PerCall::latency_bars)
+            .unwrap_or_default();
+        chart::write_latency_svg(path, &bars).map_err(CliError::Usage)?;
+        eprintln!("latency chart written to {}", path.display());
+    }
     Ok(())
+}
+
+/// The throughput part: which sizes, chunks, engines and workloads.
+struct ThroughputPlan {
+    sizes: Vec<u64>,
+    chunks: Vec<u32>,
+    engines: Vec<EngineKind>,
+    workloads: Vec<Workload>,
+    reps: Option<usize>,
+    rounds: usize,
+    file_len: u64,
+}
+
+impl ThroughputPlan {
+    fn new(args: &BenchArgs, engines: &[EngineKind]) -> CliResult<Self> {
+        let (sizes, chunks) = if args.quick {
+            (vec![1 << 20, TARGET_LEN], vec![u64::from(TARGET_CHUNK)])
+        } else {
+            (args.sizes.clone(), args.chunks.clone())
+        };
+        let chunks = chunks
+            .iter()
+            .map(|&c| crate::inputs::chunk_size(c, &refill::Limits::default()))
+            .collect::<CliResult<Vec<u32>>>()?;
+        Ok(Self {
+            sizes,
+            chunks,
+            engines: engines.to_vec(),
+            workloads: Workload::ALL.to_vec(),
+            reps: args.reps,
+            rounds: args.reps.unwrap_or(if args.quick { 9 } else { 15 }),
+            file_len: if args.quick {
+                TARGET_LEN
+            } else {
+                args.file_size
+            },
+        })
+    }
+
+    /// The cases, for the progress bar.
+    fn cases(&self) -> u64 {
+        let grid = self.sizes.len() * self.chunks.len();
+        (grid * (self.workloads.len() - 1) * self.engines.len() + grid) as u64
+    }
+
+    fn measure(&self, bar: &ProgressBar) -> CliResult<Report> {
+        let mut rows: Vec<Measurement> = Vec::new();
+        for &size in &self.sizes {
+            let data = payload(size);
+            let reps = self.reps.unwrap_or_else(|| default_reps(size));
+            for &chunk in &self.chunks {
+                for &w in &self.workloads {
+                    let on: Vec<Option<EngineKind>> = if w.needs_engine() {
+                        self.engines.iter().copied().map(Some).collect()
+                    } else {
+                        vec![None]
+                    };
+                    for engine in on {
+                        bar.set_message(format!(
+                            "{} {w} {} in {}",
+                            engine.map_or("host", |e| e.name()),
+                            size_text(size),
+                            size_text(u64::from(chunk))
+                        ));
+                        rows.push(run(engine, w, &data, chunk, reps)?);
+                        bar.inc(1);
+                    }
+                }
+            }
+        }
+        bar.set_message("target ratios, round by round");
+        let paired = Paired::measure(&self.engines, self.rounds)?;
+        bar.set_message("two threads");
+        let scaling = {
+            let data = payload(TARGET_LEN);
+            self.engines
+                .iter()
+                .map(|&e| {
+                    Ok((
+                        e,
+                        workload::two_threads(e, &data, TARGET_CHUNK, self.rounds)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        bar.set_message("a file through a ReaderSource");
+        let file_rss = if self.file_len > 0 {
+            file_rss(self.file_len, &self.engines)?
+        } else {
+            Vec::new()
+        };
+        Ok(Report {
+            rows,
+            paired: Some(paired),
+            scaling,
+            file_rss,
+            per_call: None,
+        })
+    }
 }
 
 /// Enough repetitions for a stable median: 20 at 1 MiB, 16 at 64 MiB, 3
@@ -164,6 +230,9 @@ fn cell(value: Option<f64>) -> String {
 }
 
 fn write_table(out: &mut impl std::io::Write, rows: &[Measurement]) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     writeln!(
         out,
         "| engine | workload | payload | chunk | GiB/s | × native | × whole copy | × minimal | fills | guest memory | host RSS growth |"
@@ -278,12 +347,14 @@ struct Target {
 }
 
 /// Everything one `refill bench` measured.
+#[derive(Default)]
 struct Report {
     rows: Vec<Measurement>,
-    paired: Paired,
+    paired: Option<Paired>,
     /// Per engine: one instance alone, two on two threads, in GiB/s.
     scaling: Vec<(EngineKind, (f64, f64))>,
     file_rss: Vec<FileRun>,
+    per_call: Option<PerCall>,
 }
 
 impl Report {
@@ -292,7 +363,7 @@ impl Report {
             (&self.rows[..], &self.paired, &self.scaling, &self.file_rss);
         let mut t = Vec::new();
         let both = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-        let faster = |a, b| paired.ratio(a, b);
+        let faster = |a, b| paired.as_ref().and_then(|p| p.ratio(a, b));
         if let Some(v) = faster(
             (Some(EngineKind::Wasmtime), Workload::Digest),
             (None, Workload::Native),
@@ -407,29 +478,64 @@ impl Report {
             });
         }
         for run in file_rss {
-            if let Some(growth) = run.rss_growth_bytes {
+            for (how, growth) in [
+                ("", run.rss_growth_bytes),
+                (" read ahead", run.read_ahead_rss_growth_bytes),
+            ] {
+                if let Some(growth) = growth {
+                    t.push(Target {
+                        what: format!(
+                            "{} host RSS growth streaming the file{how} (MiB)",
+                            run.engine
+                        ),
+                        value: growth as f64 / f64::from(1u32 << 20),
+                        bound: "≤ 8".into(),
+                        holds: growth <= 8 << 20,
+                    });
+                }
+            }
+        }
+        // The CLI's path (`refill run --input FILE` reads ahead) against the
+        // minimal binding with the payload in memory.
+        for run in file_rss {
+            if let Some(minimal) = at_target(rows, Some(run.engine), Workload::Minimal)
+                .filter(|_| run.engine == EngineKind::Wasmtime)
+            {
+                let v = run.read_ahead_gib_per_s / minimal.gib_per_s();
                 t.push(Target {
-                    what: format!("{} host RSS growth streaming the file (MiB)", run.engine),
-                    value: growth as f64 / f64::from(1u32 << 20),
-                    bound: "≤ 8".into(),
-                    holds: growth <= 8 << 20,
+                    what: format!(
+                        "{} file read ahead (the CLI's path) / minimal binding in memory",
+                        run.engine
+                    ),
+                    value: v,
+                    bound: "≥ 0.80".into(),
+                    holds: v >= 0.8,
                 });
             }
+        }
+        if let Some(per_call) = &self.per_call {
+            t.extend(per_call.targets());
         }
         t
     }
 
     fn write_targets(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let (paired, scaling, file_rss) = (&self.paired, &self.scaling, &self.file_rss);
+        let (scaling, file_rss) = (&self.scaling, &self.file_rss);
+        if let Some(per_call) = &self.per_call {
+            per_call.write_tables(out)?;
+        }
         writeln!(out)?;
-        writeln!(
-            out,
-            "Targets ({} payload in {} chunks unless named; throughput ratios are medians \
-         of {} rounds in which every case ran once, back to back):",
-            size_text(TARGET_LEN),
-            size_text(u64::from(TARGET_CHUNK)),
-            paired.rounds
-        )?;
+        match &self.paired {
+            Some(paired) => writeln!(
+                out,
+                "Targets ({} payload in {} chunks unless named; throughput ratios are medians \
+                 of {} rounds in which every case ran once, back to back):",
+                size_text(TARGET_LEN),
+                size_text(u64::from(TARGET_CHUNK)),
+                paired.rounds
+            )?,
+            None => writeln!(out, "Targets:")?,
+        }
         writeln!(out)?;
         writeln!(out, "| target | measured | bound | |")?;
         writeln!(out, "|---|---:|---|---|")?;
@@ -450,13 +556,18 @@ impl Report {
             )?;
         }
         for run in file_rss {
+            let grew =
+                |growth: Option<u64>| growth.map_or_else(|| "(not measured)".to_owned(), size_text);
             writeln!(
                 out,
-                "{}: file streamed at {:.2} GiB/s, host peak RSS grew {}, guest memory {}",
+                "{}: file streamed at {:.2} GiB/s (host peak RSS grew {}), read ahead at {:.2} GiB/s \
+                 (grew {}), the file read alone at {:.2} GiB/s; guest memory {}",
                 run.engine,
                 run.gib_per_s,
-                run.rss_growth_bytes
-                    .map_or_else(|| "(not measured)".to_owned(), size_text),
+                grew(run.rss_growth_bytes),
+                run.read_ahead_gib_per_s,
+                grew(run.read_ahead_rss_growth_bytes),
+                run.read_alone_gib_per_s,
                 size_text(run.peak_memory_bytes)
             )?;
         }
@@ -486,10 +597,15 @@ impl Report {
             .into_iter()
             .map(|t| serde_json::json!({ "target": t.what, "value": t.value, "met": t.holds }))
             .collect();
+        let per_call = self.per_call.as_ref().map(PerCall::json);
         writeln!(
             out,
             "{}",
-            serde_json::json!({ "measurements": measurements, "targets": targets })
+            serde_json::json!({
+                "measurements": measurements,
+                "per_call": per_call,
+                "targets": targets,
+            })
         )
     }
 }
