@@ -17,7 +17,14 @@ use refill_guest_builder::{
 /// crates, one `<name>.wasm` each.
 const GUESTS: (&str, &[&str]) = (
     "guests",
-    &["digest", "collect", "odd_reads", "interleave", "skip"],
+    &[
+        "digest",
+        "collect",
+        "odd_reads",
+        "interleave",
+        "skip",
+        "xor",
+    ],
 );
 
 /// The freenet-stdlib guests (feature `freenet`).

@@ -4,14 +4,14 @@ use bytesize::ByteSize;
 
 use crate::args::DemoArgs;
 use crate::error::{CliError, CliResult};
-use crate::inputs::Input;
+use crate::inputs::{Argument, Input};
 use crate::run::execute;
 
 pub(crate) fn demo(args: DemoArgs) -> CliResult<()> {
-    let state = Input::Generated {
+    let state = Argument::In(Input::Generated {
         seed: 0,
         len: args.size,
-    };
+    });
     let digest = refill_fixtures::DIGEST;
     let streamed = execute(
         &args.engine,

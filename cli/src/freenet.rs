@@ -123,7 +123,7 @@ fn contract(entry: Entry, args: ContractArgs) -> CliResult<()> {
         figures: CallFigures::of(contract.instance(), elapsed_s),
     };
     if args.json {
-        return crate::report::print_json(&report);
+        return crate::report::print_json(&report, false);
     }
     println!("{}: {}", result.kind, describe(result.value()));
     println!("payload: {}", shown(&result.payload));
@@ -181,7 +181,7 @@ fn delegate(args: DelegateArgs) -> CliResult<()> {
         figures: CallFigures::of(delegate.instance(), elapsed_s),
     };
     if args.json {
-        return crate::report::print_json(&report);
+        return crate::report::print_json(&report, false);
     }
     println!(
         "delegate {} on {}: {} message(s)",

@@ -1,9 +1,13 @@
-//! The inputs of `refill run`, in command-line order.
+//! The stream arguments of `refill run`, inputs and outputs, in
+//! command-line order.
 
 use std::path::PathBuf;
 
 use clap::ArgMatches;
-use refill::{BoxedSource, Error, ErrorKind, IntoBoxedSource, ReadAheadSource, Result};
+use refill::{
+    BoxedSink, BoxedSource, Error, ErrorKind, IntoBoxedSink, IntoBoxedSource, ReadAheadSource,
+    Result, WriterSink,
+};
 use refill_testkit::GeneratedSource;
 
 use crate::error::CliResult;
@@ -28,12 +32,51 @@ impl Input {
     }
 }
 
-/// Which of `--input` and `--input-size` came k-th: clap keeps each list in
-/// order, and their indices tell how the two interleave.
+/// One output stream: where the guest's bytes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// A file, created or truncated.
+    File(PathBuf),
+    /// Standard output (`--output -`).
+    Stdout,
+}
+
+impl Output {
+    /// Creates the file (or takes standard output) as a sink: each drain is
+    /// written through at once.
+    pub(crate) fn open(&self) -> Result<BoxedSink> {
+        Ok(match self {
+            Output::File(path) => {
+                let file = std::fs::File::create(path).map_err(|e| {
+                    Error::new(
+                        ErrorKind::SinkFailed,
+                        format!("cannot create {}", path.display()),
+                    )
+                    .with_source(e)
+                })?;
+                WriterSink::new(file).boxed_sink()
+            }
+            Output::Stdout => WriterSink::new(std::io::stdout()).boxed_sink(),
+        })
+    }
+}
+
+/// One stream argument of the export, in command-line order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Argument {
+    /// A stream into the guest.
+    In(Input),
+    /// A stream out of the guest.
+    Out(Output),
+}
+
+/// Which of `--input`, `--input-size` and `--output` came k-th: clap keeps
+/// each list in order, and their indices tell how they interleave.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ArgumentOrder {
     files: Vec<usize>,
     sizes: Vec<usize>,
+    outputs: Vec<usize>,
 }
 
 pub(crate) fn argument_order(matches: &ArgMatches) -> ArgumentOrder {
@@ -46,35 +89,49 @@ pub(crate) fn argument_order(matches: &ArgMatches) -> ArgumentOrder {
     ArgumentOrder {
         files: indices("inputs"),
         sizes: indices("input_sizes"),
+        outputs: indices("outputs"),
     }
 }
 
-/// Merges files and generated sizes into one argument list in command-line order.
+/// Merges files, generated sizes and outputs into one argument list in
+/// command-line order; the k-th argument, if generated, uses `seed + k`.
 pub(crate) fn ordered(
     files: &[PathBuf],
     sizes: &[u64],
+    outputs: &[PathBuf],
     seed: u64,
     order: &ArgumentOrder,
-) -> Vec<Input> {
-    let mut tagged: Vec<(usize, Input)> = Vec::with_capacity(files.len() + sizes.len());
+) -> Vec<Argument> {
+    let at = |list: &[usize], k: usize| list.get(k).copied().unwrap_or(usize::MAX);
+    let mut tagged: Vec<(usize, Argument)> =
+        Vec::with_capacity(files.len() + sizes.len() + outputs.len());
     for (k, path) in files.iter().enumerate() {
-        let at = order.files.get(k).copied().unwrap_or(usize::MAX);
-        tagged.push((at, Input::File(path.clone())));
+        tagged.push((at(&order.files, k), Argument::In(Input::File(path.clone()))));
     }
     for (k, &len) in sizes.iter().enumerate() {
-        let at = order.sizes.get(k).copied().unwrap_or(usize::MAX);
-        tagged.push((at, Input::Generated { seed: 0, len }));
+        tagged.push((
+            at(&order.sizes, k),
+            Argument::In(Input::Generated { seed: 0, len }),
+        ));
+    }
+    for (k, path) in outputs.iter().enumerate() {
+        let output = if path.as_os_str() == "-" {
+            Output::Stdout
+        } else {
+            Output::File(path.clone())
+        };
+        tagged.push((at(&order.outputs, k), Argument::Out(output)));
     }
     tagged.sort_by_key(|(at, _)| *at);
     tagged
         .into_iter()
         .enumerate()
-        .map(|(k, (_, input))| match input {
-            Input::Generated { len, .. } => Input::Generated {
+        .map(|(k, (_, argument))| match argument {
+            Argument::In(Input::Generated { len, .. }) => Argument::In(Input::Generated {
                 seed: seed.wrapping_add(k as u64),
                 len,
-            },
-            file => file,
+            }),
+            other => other,
         })
         .collect()
 }
@@ -116,18 +173,22 @@ mod tests {
     }
 
     #[test]
-    fn files_and_sizes_interleave_in_command_line_order() {
+    fn files_sizes_and_outputs_interleave_in_command_line_order() {
         let order = ArgumentOrder {
             files: vec![4],
-            sizes: vec![2, 6],
+            sizes: vec![2, 8],
+            outputs: vec![6, 10],
         };
-        let got = ordered(&[PathBuf::from("a")], &[10, 20], 100, &order);
+        let outputs = [PathBuf::from("out"), PathBuf::from("-")];
+        let got = ordered(&[PathBuf::from("a")], &[10, 20], &outputs, 100, &order);
         assert_eq!(
             got,
             vec![
-                Input::Generated { seed: 100, len: 10 },
-                Input::File(PathBuf::from("a")),
-                Input::Generated { seed: 102, len: 20 },
+                Argument::In(Input::Generated { seed: 100, len: 10 }),
+                Argument::In(Input::File(PathBuf::from("a"))),
+                Argument::Out(Output::File(PathBuf::from("out"))),
+                Argument::In(Input::Generated { seed: 103, len: 20 }),
+                Argument::Out(Output::Stdout),
             ]
         );
     }

@@ -12,6 +12,10 @@ pub(crate) struct CallFigures {
     pub(crate) fills: u64,
     /// Payload bytes written into guest memory.
     pub(crate) bytes_streamed: u64,
+    /// Drains of output streams the guest made.
+    pub(crate) drains: u64,
+    /// Output bytes taken from the guest into the outputs.
+    pub(crate) bytes_drained: u64,
     /// Guest linear memory size after the call.
     pub(crate) peak_memory_bytes: u64,
     /// Wall time of streaming and the call, in seconds.
@@ -25,6 +29,8 @@ impl CallFigures {
         Self {
             fills: stats.fills,
             bytes_streamed: stats.bytes_streamed,
+            drains: stats.drains,
+            bytes_drained: stats.bytes_drained,
             peak_memory_bytes: instance.memory_size(),
             elapsed_s,
         }
@@ -58,12 +64,17 @@ pub(crate) struct RunReport {
     pub(crate) figures: CallFigures,
 }
 
-/// Prints `report` as one line of JSON on stdout.
-pub(crate) fn print_json(report: &impl Serialize) -> CliResult<()> {
+/// Prints `report` as one line of JSON on stdout, or on stderr when
+/// `to_stderr` (standard output carries a guest's output stream).
+pub(crate) fn print_json(report: &impl Serialize, to_stderr: bool) -> CliResult<()> {
     let json = serde_json::to_string(report).map_err(|e| CliError::Io {
         what: "cannot encode the report".into(),
         source: e.into(),
     })?;
-    println!("{json}");
+    if to_stderr {
+        eprintln!("{json}");
+    } else {
+        println!("{json}");
+    }
     Ok(())
 }

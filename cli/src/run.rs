@@ -1,45 +1,84 @@
 //! `refill run` and `refill fixtures`.
 
 use refill::cache::CacheOutcome;
-use refill::{AnyEngine, Engine, EngineConfig, EngineKind, InstanceConfig, InstanceExt, Module};
+use refill::{
+    AnyEngine, Engine, EngineConfig, EngineKind, Instance, InstanceConfig, Module, StreamOptions,
+};
 
 use crate::args::{EngineArgs, RunArgs};
 use crate::error::{CliError, CliResult};
-use crate::inputs::{ArgumentOrder, Input, chunk_size, ordered};
+use crate::inputs::{Argument, ArgumentOrder, Output, chunk_size, ordered};
 use crate::progress;
 use crate::report::{CallFigures, RunReport};
 
 const BUILTIN_PREFIX: &str = "builtin:";
 
 pub(crate) fn run(args: RunArgs, order: &ArgumentOrder) -> CliResult<()> {
-    let inputs = ordered(&args.inputs, &args.input_sizes, args.seed, order);
+    let arguments = ordered(
+        &args.inputs,
+        &args.input_sizes,
+        &args.outputs,
+        args.seed,
+        order,
+    );
     let wasm = load_module(&args.module)?;
-    let report = execute(&args.engine, &wasm, &args.export, &inputs)?;
+    let report = execute(&args.engine, &wasm, &args.export, &arguments)?;
+    // Standard output may carry the guest's output stream.
+    let to_stderr = arguments.contains(&Argument::Out(Output::Stdout));
     if args.json {
-        crate::report::print_json(&report)?;
+        crate::report::print_json(&report, to_stderr)?;
+    } else if to_stderr {
+        eprintln!("{}", report.result);
     } else {
         println!("{}", report.result);
     }
     Ok(())
 }
 
-/// Compiles `wasm` on the chosen engine, streams `inputs` and calls `export`.
+/// Compiles `wasm` on the chosen engine, opens each argument's stream in
+/// order (inputs streamed in, outputs drained into their files) and calls
+/// `export`.
 pub(crate) fn execute(
     choice: &EngineArgs,
     wasm: &[u8],
     export: &str,
-    inputs: &[Input],
+    arguments: &[Argument],
 ) -> CliResult<RunReport> {
     let (engine, config) = engine_and_config(choice)?;
-    // Open every input before compiling, so a missing file fails fast.
-    let sources = inputs
-        .iter()
-        .map(Input::open)
-        .collect::<refill::Result<Vec<_>>>()?;
+    // Open every input and create every output before compiling, so a
+    // missing file fails fast.
+    let mut sources = Vec::new();
+    let mut sinks = Vec::new();
+    for argument in arguments {
+        match argument {
+            Argument::In(input) => sources.push(input.open()?),
+            Argument::Out(output) => sinks.push(output.open()?),
+        }
+    }
     let (module, cache) = crate::cache::compile(&choice.cache, &engine, wasm)?;
     let mut instance = module.instantiate(&config)?;
     let (result, elapsed_s) = progress::timed(sources, |sources| {
-        instance.call_with_streams(export, sources)
+        let (mut sources, mut sinks) = (sources.into_iter(), sinks.into_iter());
+        let mut addrs = Vec::with_capacity(arguments.len());
+        for argument in arguments {
+            let opened = match argument {
+                Argument::In(_) => sources
+                    .next()
+                    .map(|source| instance.open_stream(source, StreamOptions::new())),
+                Argument::Out(_) => sinks
+                    .next()
+                    .map(|sink| instance.open_output(sink, StreamOptions::new())),
+            };
+            match opened {
+                Some(Ok(addr)) => addrs.push(addr),
+                Some(Err(e)) => {
+                    instance.close_streams();
+                    return Err(e);
+                }
+                None => break,
+            }
+        }
+        instance.call(export, &addrs)
     });
     Ok(RunReport {
         engine: engine.name(),
@@ -96,6 +135,7 @@ pub(crate) fn load_module(spec: &str) -> CliResult<Vec<u8>> {
             .ok_or_else(|| {
                 let names: Vec<&str> = refill_fixtures::ALL
                     .iter()
+                    .chain(refill_fixtures::WITH_OUTPUT)
                     .map(|f| f.name)
                     .chain(FREENET_BUILTINS.iter().map(|(n, ..)| *n))
                     .collect();
@@ -126,7 +166,10 @@ pub(crate) fn load_module(spec: &str) -> CliResult<Vec<u8>> {
 
 pub(crate) fn list_fixtures() {
     println!("built-in contracts (MODULE = builtin:NAME):");
-    for f in refill_fixtures::ALL {
+    for f in refill_fixtures::ALL
+        .iter()
+        .chain(refill_fixtures::WITH_OUTPUT)
+    {
         println!(
             "  {:<14} --export {:<14} {} argument(s): {}",
             f.name, f.export, f.args, f.doc

@@ -534,6 +534,84 @@ fn bench_reports_every_workload_and_the_targets() {
     }
 }
 
+/// `--output` streams the xor guest's output into a file, or to standard
+/// output with `-` (the result then on standard error), on every engine;
+/// `--json` counts the drains and the bytes drained.
+#[test]
+fn run_streams_an_output_into_a_file_and_to_stdout() {
+    let len = (1usize << 20) + 17;
+    let expected: Vec<u8> = refill_testkit::generated(0, len)
+        .into_iter()
+        .map(|b| b ^ 0x5a)
+        .collect();
+    for engine in ["wasmi", "wasmtime", "wasmer"] {
+        let path = temp_file(
+            &format!("xor-out-{engine}"),
+            b"old contents, longer than nothing",
+        );
+        let size = len.to_string();
+        let out = refill(&[
+            "run",
+            "builtin:xor",
+            "--export",
+            "xor",
+            "--input-size",
+            &size,
+            "--output",
+            path.to_str().unwrap_or_default(),
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(json_field(&json, "result"), size, "{engine}: {json}");
+        assert_eq!(json_field(&json, "bytes_drained"), size, "{engine}: {json}");
+        assert_eq!(
+            json_field(&json, "drains"),
+            len.div_ceil(64 << 10).to_string(),
+            "{engine}: {json}"
+        );
+        let written = std::fs::read(&path).unwrap_or_default();
+        assert!(written == expected, "{engine}: the file differs");
+        let _ = std::fs::remove_file(&path);
+
+        let out = refill(&[
+            "run",
+            "builtin:xor",
+            "--export",
+            "xor",
+            "--input-size",
+            "1000",
+            "--output",
+            "-",
+            "--engine",
+            engine,
+        ]);
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        assert!(out.stdout == expected[..1000], "{engine}: stdout differs");
+        assert_eq!(stderr(&out).trim(), "1000", "{engine}");
+    }
+}
+
+/// An output that cannot be created is one line naming it, before anything runs.
+#[test]
+fn an_output_that_cannot_be_created_is_one_line() {
+    assert_one_line_error(
+        &refill(&[
+            "run",
+            "builtin:xor",
+            "--export",
+            "xor",
+            "--input-size",
+            "10",
+            "--output",
+            "/nonexistent-dir/out.bin",
+        ]),
+        "cannot create /nonexistent-dir/out.bin",
+    );
+}
+
 /// The per-call part on its own: every engine and instance kind in the
 /// latency, load, live and threads cases, each live case in a process of
 /// its own, and their targets.

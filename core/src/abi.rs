@@ -13,6 +13,12 @@ pub const INITIATE_BUFFER: &str = "__frnt__initiate_buffer";
 pub const SET_ID: &str = "__frnt_set_id";
 /// The linear memory export.
 pub const MEMORY: &str = "memory";
+/// Module name of refill's output import (refill's extension, not
+/// freenet's).
+pub const OUTPUT_MODULE: &str = "refill_io";
+/// Host import `(i64 id, i64 buf_ptr) -> i32`: take the bytes between an
+/// output buffer's cursors, set both to 0, return how many were taken.
+pub const DRAIN_BUFFER: &str = "__refill__drain_buffer";
 
 /// Size of the buffer descriptor in guest memory.
 pub const DESCRIPTOR_LEN: u32 = 32;

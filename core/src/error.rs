@@ -59,6 +59,11 @@ pub enum ErrorKind {
     SourceTruncated,
     /// The host-side stream source has more bytes than it declared.
     SourceOverlong,
+    /// An output stream's sink refused the bytes a drain handed it (a write
+    /// that failed).
+    SinkFailed,
+    /// A guest streamed out more than [`crate::Limits::max_output_bytes`].
+    OutputTooLarge,
     /// The bytes given are not a valid WebAssembly module for this engine.
     InvalidModule,
     /// The module does not export what the call needs.
@@ -114,6 +119,8 @@ impl ErrorKind {
             Self::SourceFailed => "stream source failed",
             Self::SourceTruncated => "stream source truncated",
             Self::SourceOverlong => "stream source overlong",
+            Self::SinkFailed => "stream sink failed",
+            Self::OutputTooLarge => "output too large",
             Self::InvalidModule => "invalid module",
             Self::MissingExport => "missing export",
             Self::SignatureMismatch => "signature mismatch",

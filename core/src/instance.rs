@@ -5,10 +5,11 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::abi::FILL_BUFFER;
+use crate::abi::{DRAIN_BUFFER, FILL_BUFFER};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{BoxedState, HostData, StateSlot};
 use crate::memory::{GuestMemory, result_range};
+use crate::sink::BoxedSink;
 use crate::stream::{BoxedSource, StreamOptions, StreamStats};
 
 /// One instance of a guest with its own memory, streams and host state.
@@ -27,9 +28,46 @@ pub trait Instance {
     /// argument to pass to the export.
     fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64>;
 
-    /// Calls an export whose parameters and result are all `i64`. Every open
-    /// stream is released when it returns or traps.
+    /// Opens an output stream into `sink` (`docs/protocol.md`, "Streaming
+    /// out"): checks it ([`crate::HostStreams::plan_output`]), has the guest
+    /// allocate a buffer (`__frnt__initiate_buffer` of the chunk size, or
+    /// `options`' own), checks the buffer and sets both cursor cells to 0.
+    /// Returns the address of the buffer's descriptor: the argument to pass
+    /// to the export. The guest hands its bytes over with
+    /// `refill_io.__refill__drain_buffer`; what is left when the export
+    /// returns is drained then, and the sink finished.
+    fn open_output(&mut self, sink: BoxedSink, options: StreamOptions) -> Result<i64>;
+
+    /// Calls an export whose parameters and result are all `i64`. When it
+    /// returns, each output stream is drained a last time and its sink
+    /// finished; every open stream is released when it returns or traps.
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
+
+    /// Opens one stream per `(source, options)`, in order, and calls
+    /// `export` with their descriptor addresses; a stream that cannot be
+    /// opened releases those already open, and the export is not called.
+    /// [`InstanceExt::call_with_streams`] is the convenient way in. The
+    /// provided method is [`Instance::open_stream`] for each, then
+    /// [`Instance::call`]; an instance that hands each operation to another
+    /// thread (wasmer's `Send` one) overrides it to do all of it in one
+    /// hand-over.
+    fn open_and_call(
+        &mut self,
+        export: &str,
+        streams: Vec<(BoxedSource, StreamOptions)>,
+    ) -> Result<i64> {
+        let mut args = Vec::with_capacity(streams.len());
+        for (source, options) in streams {
+            match self.open_stream(source, options) {
+                Ok(descriptor) => args.push(descriptor),
+                Err(e) => {
+                    self.close_streams();
+                    return Err(e);
+                }
+            }
+        }
+        self.call(export, &args)
+    }
 
     /// Releases every open stream without calling the guest.
     fn close_streams(&mut self);
@@ -64,17 +102,11 @@ pub trait InstanceExt: Instance {
         export: &str,
         sources: impl IntoIterator<Item = BoxedSource>,
     ) -> Result<i64> {
-        let mut args = Vec::new();
-        for source in sources {
-            match self.open_stream(source, StreamOptions::new()) {
-                Ok(descriptor) => args.push(descriptor),
-                Err(e) => {
-                    self.close_streams();
-                    return Err(e);
-                }
-            }
-        }
-        self.call(export, &args)
+        let streams = sources
+            .into_iter()
+            .map(|source| (source, StreamOptions::new()))
+            .collect();
+        self.open_and_call(export, streams)
     }
 
     /// Runs `f` on the instance's state in `slot`, between guest calls.
@@ -190,14 +222,39 @@ impl<B: Bindings> Instance for B {
         opened
     }
 
+    fn open_output(&mut self, sink: BoxedSink, options: StreamOptions) -> Result<i64> {
+        let guard = CallGuard::enter(self)?;
+        let b = &mut *guard.bindings;
+        let opened = b
+            .host_data()
+            .streams()
+            .plan_output(options)
+            .and_then(|capacity| Ok((capacity, b.initiate_buffer(capacity)?)))
+            .and_then(|(capacity, descriptor)| {
+                b.with_memory(|memory, data| {
+                    data.streams_mut()
+                        .open_output(memory, descriptor, sink, capacity)
+                })?;
+                Ok(descriptor)
+            });
+        guard.leave();
+        opened
+    }
+
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let guard = CallGuard::enter(self)?;
-        let result = if export == FILL_BUFFER {
-            // The host's own import is never the guest's to re-export and call.
+        let result = if export == FILL_BUFFER || export == DRAIN_BUFFER {
+            // The host's own imports are never the guest's to re-export and call.
             Err(Error::missing_export(export))
         } else {
             guard.bindings.invoke(export, args)
         };
+        let result = result.and_then(|value| {
+            guard
+                .bindings
+                .with_memory(|memory, data| data.streams_mut().finish_outputs(memory))
+                .map(|()| value)
+        });
         guard.bindings.close_streams();
         guard.leave();
         result

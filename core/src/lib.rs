@@ -21,6 +21,7 @@ pub mod limits;
 pub mod memory;
 #[cfg(feature = "std")]
 pub mod read_ahead;
+pub mod sink;
 pub mod source;
 pub mod stream;
 pub mod value;
@@ -36,6 +37,9 @@ pub use limits::Limits;
 pub use memory::{GuestMemory, GuestRange, VecMemory};
 #[cfg(feature = "std")]
 pub use read_ahead::ReadAheadSource;
+pub use sink::{BoxedSink, StreamSink};
+#[cfg(feature = "std")]
+pub use sink::{VecSink, WriterSink};
 #[cfg(feature = "std")]
 pub use source::ReaderSource;
 pub use source::{BytesSource, PullSource, StreamSource};

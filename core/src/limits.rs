@@ -16,7 +16,7 @@ use crate::abi::{MAX_CHUNK_SIZE, MAX_PAYLOAD_LEN};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What one instance may use. The stream limits (`max_payload_bytes`,
-/// `max_open_streams`, `max_chunk_size`) are enforced by [`crate::HostStreams`]
+/// `max_open_streams`, `max_chunk_size`, `max_output_bytes`) are enforced by [`crate::HostStreams`]
 /// the same way on every engine; the others by each engine, with the same
 /// error kind everywhere (see `docs/security.md` for how each maps them).
 #[non_exhaustive]
@@ -66,6 +66,10 @@ pub struct Limits {
     /// Largest chunk size the instance may be configured with. Default:
     /// 16 MiB.
     pub max_chunk_size: u32,
+    /// Most bytes one output stream may take from the guest over one call
+    /// (`docs/protocol.md`, "Streaming out"); a drain past it traps with
+    /// [`ErrorKind::OutputTooLarge`]. Default: 1 GiB, as payloads.
+    pub max_output_bytes: u64,
 }
 
 /// The default deadline of a guest call, as freenet's host has it.
@@ -90,6 +94,7 @@ impl Default for Limits {
             max_payload_bytes: 1 << 30,
             max_open_streams: 16,
             max_chunk_size: 16 << 20,
+            max_output_bytes: 1 << 30,
         }
     }
 }
@@ -117,6 +122,7 @@ impl Limits {
             max_payload_bytes: MAX_PAYLOAD_LEN,
             max_open_streams: 64,
             max_chunk_size: MAX_CHUNK_SIZE,
+            max_output_bytes: u64::MAX,
         }
     }
 
@@ -187,6 +193,13 @@ impl Limits {
     #[must_use]
     pub fn with_max_chunk_size(mut self, bytes: u32) -> Self {
         self.max_chunk_size = bytes;
+        self
+    }
+
+    /// Sets the most bytes one output stream may take over one call.
+    #[must_use]
+    pub fn with_max_output_bytes(mut self, bytes: u64) -> Self {
+        self.max_output_bytes = bytes;
         self
     }
 

@@ -24,6 +24,7 @@ use crate::config::InstanceConfig;
 use crate::descriptor::BufferDescriptor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{GuestMemory, GuestRange};
+use crate::sink::BoxedSink;
 use crate::source::StreamSource;
 
 /// A stream source as the host state keeps it.
@@ -41,6 +42,13 @@ pub struct StreamStats {
     /// refill that succeeded (headers not counted; a chunk whose source
     /// failed is not counted, even where part of it was written).
     pub bytes_streamed: u64,
+    /// Output streams opened.
+    pub outputs: u64,
+    /// Drain calls the guest made on its output streams and the host
+    /// served (the last drain after the entry point returns not counted).
+    pub drains: u64,
+    /// Output bytes handed to sinks, the last drains included.
+    pub bytes_drained: u64,
 }
 
 /// One buffer's parts, each checked to lie inside guest memory and not to
@@ -162,6 +170,27 @@ impl CheckedBuffer {
     }
 }
 
+impl CheckedLayout {
+    /// The buffer, checked again only if the guest changed its descriptor
+    /// (see [`OpenStream::checked_buffer`]).
+    fn recheck(
+        &mut self,
+        memory: &(impl GuestMemory + ?Sized),
+        buf_ptr: i64,
+        chunk_size: u32,
+    ) -> Result<CheckedBuffer> {
+        if memory.size() >= self.memory_size {
+            let now = BufferDescriptor::decode(&memory.read_descriptor(self.descriptor_start)?);
+            // The padding is not compared: no check reads it.
+            if now == self.descriptor {
+                return Ok(self.buffer);
+            }
+        }
+        *self = CheckedBuffer::check(memory, buf_ptr, chunk_size)?;
+        Ok(self.buffer)
+    }
+}
+
 struct OpenStream {
     descriptor: i64,
     source: BoxedSource,
@@ -185,16 +214,7 @@ impl OpenStream {
         memory: &(impl GuestMemory + ?Sized),
         buf_ptr: i64,
     ) -> Result<CheckedBuffer> {
-        let last = &self.checked;
-        if memory.size() >= last.memory_size {
-            let now = BufferDescriptor::decode(&memory.read_descriptor(last.descriptor_start)?);
-            // The padding is not compared: no check reads it.
-            if now == last.descriptor {
-                return Ok(last.buffer);
-            }
-        }
-        self.checked = CheckedBuffer::check(memory, buf_ptr, self.chunk_size)?;
-        Ok(self.checked.buffer)
+        self.checked.recheck(memory, buf_ptr, self.chunk_size)
     }
 
     /// Writes the next `len` payload bytes at `at` and updates the counters.
@@ -288,7 +308,9 @@ pub struct HostStreams {
     max_chunk_size: u32,
     max_payload_bytes: u64,
     max_open_streams: usize,
+    max_output_bytes: u64,
     streams: Vec<OpenStream>,
+    outputs: Vec<OutputStream>,
     stats: StreamStats,
 }
 
@@ -298,6 +320,7 @@ impl core::fmt::Debug for HostStreams {
             .field("instance_id", &self.instance_id)
             .field("chunk_size", &self.chunk_size)
             .field("open_streams", &self.streams.len())
+            .field("open_outputs", &self.outputs.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -328,7 +351,9 @@ impl HostStreams {
             max_chunk_size: limits.max_chunk_size,
             max_payload_bytes: limits.max_payload_bytes.min(MAX_PAYLOAD_LEN),
             max_open_streams: limits.max_open_streams,
+            max_output_bytes: limits.max_output_bytes,
             streams: Vec::new(),
+            outputs: Vec::new(),
             stats: StreamStats::default(),
         })
     }
@@ -348,9 +373,9 @@ impl HostStreams {
         self.stats
     }
 
-    /// Streams primed and not yet released.
+    /// Streams primed or opened for output and not yet released.
     pub fn open_streams(&self) -> usize {
-        self.streams.len()
+        self.streams.len() + self.outputs.len()
     }
 
     /// Checks a payload length against the instance's limit; the length as
@@ -371,12 +396,32 @@ impl HostStreams {
     }
 
     fn check_open_streams(&self) -> Result<()> {
-        if self.streams.len() >= self.max_open_streams {
+        if self.open_streams() >= self.max_open_streams {
             return Err(Error::new(
                 ErrorKind::TooManyStreams,
                 format!(
                     "the instance already has {} open streams, its limit",
-                    self.streams.len()
+                    self.open_streams()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `descriptor_addr` is an open stream's, input or output.
+    fn is_open(&self, descriptor_addr: i64) -> bool {
+        self.streams.iter().any(|s| s.descriptor == descriptor_addr)
+            || self.outputs.iter().any(|o| o.descriptor == descriptor_addr)
+    }
+
+    /// Compares the id a guest passed with the instance's own.
+    fn check_id(&self, id: i64) -> Result<()> {
+        if id != self.instance_id {
+            return Err(Error::new(
+                ErrorKind::WrongInstanceId,
+                format!(
+                    "guest passed instance id {id}, its own is {}",
+                    self.instance_id
                 ),
             ));
         }
@@ -492,7 +537,7 @@ impl HostStreams {
         self.check_open_streams()?;
         let checked = CheckedBuffer::check(memory, descriptor_addr, plan.chunk_size)?;
         let buffer = checked.buffer;
-        if self.streams.iter().any(|s| s.descriptor == descriptor_addr) {
+        if self.is_open(descriptor_addr) {
             return Err(Error::new(
                 ErrorKind::BufferOverlap,
                 format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
@@ -535,15 +580,7 @@ impl HostStreams {
         id: i64,
         buf_ptr: i64,
     ) -> Result<u32> {
-        if id != self.instance_id {
-            return Err(Error::new(
-                ErrorKind::WrongInstanceId,
-                format!(
-                    "guest passed instance id {id}, its own is {}",
-                    self.instance_id
-                ),
-            ));
-        }
+        self.check_id(id)?;
         let stream = self
             .streams
             .iter_mut()
@@ -579,10 +616,171 @@ impl HostStreams {
         Ok(n)
     }
 
-    /// Drops every open stream: called when the entry point returns or traps,
-    /// so nothing of one call reaches the next.
+    /// Every check of opening an output stream before the guest is asked
+    /// for a buffer (the open-stream limit); the capacity to ask for: the
+    /// instance's chunk size, or `options`' own.
+    pub fn plan_output(&self, options: StreamOptions) -> Result<u32> {
+        self.check_open_streams()?;
+        match options.chunk_size {
+            Some(chunk) => check_chunk_size(chunk, self.max_chunk_size),
+            None => Ok(self.chunk_size),
+        }
+    }
+
+    /// Opens an output stream on the buffer whose descriptor the guest
+    /// returned at `descriptor_addr`: checks it as a refill does (its usable
+    /// part: `min(capacity, chunk_size)`, the most one drain takes), sets
+    /// both cursor cells to 0 (no header) and keeps `sink` for the drains.
+    pub fn open_output(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        sink: BoxedSink,
+        chunk_size: u32,
+    ) -> Result<()> {
+        self.check_open_streams()?;
+        let chunk_size = check_chunk_size(chunk_size, self.max_chunk_size)?;
+        let checked = CheckedBuffer::check(memory, descriptor_addr, chunk_size)?;
+        if self.is_open(descriptor_addr) {
+            return Err(Error::new(
+                ErrorKind::BufferOverlap,
+                format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
+            ));
+        }
+        memory.write_u32(checked.buffer.read_cursor, 0)?;
+        memory.write_u32(checked.buffer.write_cursor, 0)?;
+        self.stats.outputs += 1;
+        self.outputs.push(OutputStream {
+            descriptor: descriptor_addr,
+            sink,
+            taken: 0,
+            chunk_size,
+            checked,
+            scratch: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Serves `refill_io.__refill__drain_buffer(id, buf_ptr)`: checks the
+    /// id and the buffer (as a refill does, then `read ≤ write ≤
+    /// capacity`), hands `data[read..write]` to the stream's sink, sets both
+    /// cursor cells to 0 and returns the number of bytes taken.
+    pub fn drain(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        id: i64,
+        buf_ptr: i64,
+    ) -> Result<u32> {
+        self.check_id(id)?;
+        let Some(output) = self.outputs.iter_mut().find(|o| o.descriptor == buf_ptr) else {
+            let what = if self.streams.iter().any(|s| s.descriptor == buf_ptr) {
+                "is an input stream's, not an output stream's"
+            } else {
+                "belongs to no output stream of this call"
+            };
+            return Err(Error::new(
+                ErrorKind::UnknownBuffer,
+                format!("drain of the buffer at {buf_ptr:#x}, which {what}"),
+            ));
+        };
+        let n = output.drain(memory, buf_ptr, self.max_output_bytes)?;
+        self.stats.drains += 1;
+        self.stats.bytes_drained += u64::from(n);
+        Ok(n)
+    }
+
+    /// When the entry point has returned: drains what each output stream
+    /// holds between its cursors, with the same checks as a drain, and
+    /// finishes its sink; then releases every stream. The first failure is
+    /// returned, and the streams are released all the same.
+    pub fn finish_outputs(&mut self, memory: &mut (impl GuestMemory + ?Sized)) -> Result<()> {
+        let mut outcome = Ok(());
+        for mut output in core::mem::take(&mut self.outputs) {
+            let descriptor = output.descriptor;
+            let finished = output
+                .drain(memory, descriptor, self.max_output_bytes)
+                .and_then(|n| {
+                    self.stats.bytes_drained += u64::from(n);
+                    output.sink.finish()
+                });
+            if outcome.is_ok() {
+                outcome = finished;
+            }
+        }
+        self.release_all();
+        outcome
+    }
+
+    /// Drops every open stream, input and output: called when the entry
+    /// point returns or traps, so nothing of one call reaches the next. An
+    /// output stream dropped here is not drained and its sink not finished.
     pub fn release_all(&mut self) {
         self.streams.clear();
+        self.outputs.clear();
+    }
+}
+
+/// One output stream: its buffer, its sink, how much it took.
+struct OutputStream {
+    descriptor: i64,
+    sink: BoxedSink,
+    /// Bytes handed to the sink so far.
+    taken: u64,
+    /// The most one drain takes: the usable part of the data area.
+    chunk_size: u32,
+    /// The buffer as last checked.
+    checked: CheckedLayout,
+    /// The bytes of one drain, on their way from guest memory to the sink
+    /// (kept, so that a drain allocates nothing once it has grown).
+    scratch: Vec<u8>,
+}
+
+impl OutputStream {
+    /// Checks the buffer at `buf_ptr` and its cursors, hands
+    /// `data[read..write]` to the sink and sets both cursors to 0.
+    fn drain(
+        &mut self,
+        memory: &mut (impl GuestMemory + ?Sized),
+        buf_ptr: i64,
+        max_output_bytes: u64,
+    ) -> Result<u32> {
+        let buffer = self.checked.recheck(memory, buf_ptr, self.chunk_size)?;
+        let (read, write) = (
+            memory.read_u32(buffer.read_cursor)?,
+            memory.read_u32(buffer.write_cursor)?,
+        );
+        if write > buffer.data.len() {
+            return Err(Error::new(
+                ErrorKind::CursorOutOfBounds,
+                format!(
+                    "write cursor {write} is past the {} usable bytes of the data area",
+                    buffer.data.len()
+                ),
+            ));
+        }
+        if read > write {
+            return Err(Error::new(
+                ErrorKind::CursorOutOfBounds,
+                format!("read cursor {read} is past the write cursor {write}"),
+            ));
+        }
+        let n = write - read;
+        let total = self.taken.saturating_add(u64::from(n));
+        if total > max_output_bytes {
+            return Err(Error::new(
+                ErrorKind::OutputTooLarge,
+                format!("output stream of more than {max_output_bytes} bytes, its limit"),
+            ));
+        }
+        if n > 0 {
+            self.scratch.resize(n as usize, 0);
+            memory.read(buffer.data.start() + read, &mut self.scratch)?;
+            self.sink.write_all(&self.scratch)?;
+        }
+        memory.write_u32(buffer.read_cursor, 0)?;
+        memory.write_u32(buffer.write_cursor, 0)?;
+        self.taken = total;
+        Ok(n)
     }
 }
 
@@ -1078,5 +1276,190 @@ mod tests {
         assert!(capacity(&host, &BytesSource::new(vec![0; 1]), StreamOptions::whole()).is_ok());
         host.release_all();
         assert!(capacity(&host, &BytesSource::new(vec![0; 1]), refill).is_ok());
+    }
+
+    /// The guest's side of an output buffer: writes `bytes` at the write
+    /// cursor and advances it.
+    fn guest_writes(m: &mut VecMemory, bytes: &[u8]) {
+        let at = m.read_u32(WRITE_CELL).unwrap();
+        m.write(DATA + at, bytes).unwrap();
+        m.write_u32(WRITE_CELL, at + bytes.len() as u32).unwrap();
+    }
+
+    #[cfg(feature = "std")]
+    fn open_output(host: &mut HostStreams, m: &mut VecMemory) -> crate::sink::VecSink {
+        let sink = crate::sink::VecSink::new();
+        host.open_output(m, DESC.into(), Box::new(sink.clone()), 16)
+            .unwrap();
+        sink
+    }
+
+    /// Opening sets both cells to 0 and writes no header; each drain hands
+    /// the bytes between the cursors to the sink, sets both to 0 and says
+    /// how many it took; the last drain happens when the call returns.
+    #[cfg(feature = "std")]
+    #[test]
+    fn output_streams_hand_each_drain_to_the_sink() {
+        let mut h = host(16);
+        let mut m = guest_with_buffer(16);
+        m.write_u32(READ_CELL, 9).unwrap();
+        m.write_u32(WRITE_CELL, 9).unwrap();
+        m.write(DATA, &[0xee; 16]).unwrap();
+        let sink = open_output(&mut h, &mut m);
+        assert_eq!(
+            (
+                m.read_u32(READ_CELL).unwrap(),
+                m.read_u32(WRITE_CELL).unwrap()
+            ),
+            (0, 0)
+        );
+        assert_eq!(
+            m.0[DATA as usize..DATA as usize + 16],
+            [0xee; 16],
+            "no header written"
+        );
+
+        let out = payload(16 + 9);
+        guest_writes(&mut m, &out[..16]);
+        assert_eq!(h.drain(&mut m, ID, DESC.into()).unwrap(), 16);
+        assert_eq!(
+            (
+                m.read_u32(READ_CELL).unwrap(),
+                m.read_u32(WRITE_CELL).unwrap()
+            ),
+            (0, 0)
+        );
+        assert_eq!(h.drain(&mut m, ID, DESC.into()).unwrap(), 0, "nothing new");
+        guest_writes(&mut m, &out[16..]);
+        // The guest may consume from the front itself: only read..write goes.
+        m.write_u32(READ_CELL, 2).unwrap();
+        h.finish_outputs(&mut m).unwrap();
+        let mut expected = out[..16].to_vec();
+        expected.extend_from_slice(&out[18..]);
+        assert_eq!(sink.take(), expected);
+        let stats = h.stats();
+        assert_eq!(
+            (stats.outputs, stats.drains, stats.bytes_drained),
+            (1, 2, 16 + 7)
+        );
+        assert_eq!(h.open_streams(), 0);
+    }
+
+    /// Every hostile drain is refused with its kind before the sink sees a
+    /// byte: a forged id, an input stream's buffer, an unknown buffer, a
+    /// write cursor past the capacity, a read cursor past the write cursor,
+    /// a descriptor moved out of memory, and any drain after the call.
+    #[cfg(feature = "std")]
+    #[test]
+    fn hostile_drains_are_refused_before_the_sink_sees_anything() {
+        let mut h = host(16);
+        let mut m = guest_with_buffer(16);
+        let sink = open_output(&mut h, &mut m);
+        guest_writes(&mut m, b"abcd");
+        let refused = |h: &mut HostStreams, m: &mut VecMemory, id: i64, buf: i64| {
+            h.drain(m, id, buf).unwrap_err().kind()
+        };
+        assert_eq!(
+            refused(&mut h, &mut m, ID + 1, DESC.into()),
+            ErrorKind::WrongInstanceId
+        );
+        assert_eq!(
+            refused(&mut h, &mut m, ID, i64::from(DESC) + 4),
+            ErrorKind::UnknownBuffer
+        );
+        m.write_u32(WRITE_CELL, 17).unwrap();
+        assert_eq!(
+            refused(&mut h, &mut m, ID, DESC.into()),
+            ErrorKind::CursorOutOfBounds
+        );
+        m.write_u32(WRITE_CELL, 4).unwrap();
+        m.write_u32(READ_CELL, 5).unwrap();
+        assert_eq!(
+            refused(&mut h, &mut m, ID, DESC.into()),
+            ErrorKind::CursorOutOfBounds
+        );
+        m.write_u32(READ_CELL, 0).unwrap();
+        let moved = BufferDescriptor {
+            start: i64::from(u32::MAX),
+            capacity: 16,
+            last_read: READ_CELL.into(),
+            last_write: WRITE_CELL.into(),
+        };
+        let kept = m.read_descriptor(DESC).unwrap();
+        m.write(DESC, &moved.encode()).unwrap();
+        assert_eq!(
+            refused(&mut h, &mut m, ID, DESC.into()),
+            ErrorKind::DataAreaOutOfBounds
+        );
+        m.write(DESC, &kept).unwrap();
+        assert!(sink.is_empty(), "a refused drain took bytes");
+        assert_eq!(h.drain(&mut m, ID, DESC.into()).unwrap(), 4);
+        h.release_all();
+        assert_eq!(
+            refused(&mut h, &mut m, ID, DESC.into()),
+            ErrorKind::UnknownBuffer
+        );
+        assert_eq!(sink.take(), b"abcd");
+    }
+
+    /// A drain of an input stream's buffer names it, and takes nothing.
+    #[cfg(feature = "std")]
+    #[test]
+    fn an_input_buffer_cannot_be_drained() {
+        let mut h = host(16);
+        let mut m = guest_with_buffer(16);
+        prime(&mut h, &mut m, DESC.into(), BytesSource::new(payload(40))).unwrap();
+        let e = h.drain(&mut m, ID, DESC.into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownBuffer);
+        assert!(
+            alloc::string::ToString::to_string(&e).contains("input stream"),
+            "{e}"
+        );
+        let sink = crate::sink::VecSink::new();
+        let again = h.open_output(&mut m, DESC.into(), Box::new(sink), 16);
+        assert_eq!(again.unwrap_err().kind(), ErrorKind::BufferOverlap);
+    }
+
+    /// The output limit and a failing sink make the drain fail with their
+    /// kinds; the cursors are left as they were.
+    #[cfg(feature = "std")]
+    #[test]
+    fn the_output_limit_and_a_failing_sink_stop_the_drain() {
+        let config = InstanceConfig::new()
+            .with_instance_id(ID)
+            .with_chunk_size(16)
+            .with_limits(crate::Limits::default().with_max_output_bytes(20));
+        let mut h = HostStreams::new(&config).unwrap();
+        let mut m = guest_with_buffer(16);
+        let _sink = open_output(&mut h, &mut m);
+        guest_writes(&mut m, &[1; 16]);
+        assert_eq!(h.drain(&mut m, ID, DESC.into()).unwrap(), 16);
+        guest_writes(&mut m, &[2; 5]);
+        let e = h.drain(&mut m, ID, DESC.into()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutputTooLarge);
+        assert_eq!(m.read_u32(WRITE_CELL).unwrap(), 5);
+
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = host(16);
+        let mut m = guest_with_buffer(16);
+        h.open_output(
+            &mut m,
+            DESC.into(),
+            Box::new(crate::sink::WriterSink::new(Full)),
+            16,
+        )
+        .unwrap();
+        guest_writes(&mut m, b"xy");
+        let e = h.finish_outputs(&mut m).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::SinkFailed);
+        assert_eq!(h.open_streams(), 0, "released all the same");
     }
 }

@@ -90,6 +90,22 @@ pub const SKIP: Fixture = Fixture {
     doc: "the argument's length in bytes, its chunks taken with next_chunk() and ignored",
 };
 
+/// `xor(input, output)`: streams each byte of its input, xor 0x5a, out
+/// through the output stream of its second argument (`refill_io`'s drain:
+/// see `docs/protocol.md`, "Streaming out"); returns the bytes written. Not
+/// in [`ALL`] but in [`WITH_OUTPUT`]: its second argument is an output
+/// stream, not a source.
+pub const XOR: Fixture = Fixture {
+    name: "xor",
+    wasm: include_bytes!(concat!(env!("OUT_DIR"), "/xor.wasm")),
+    export: "xor",
+    args: 2,
+    doc: "streams each byte of the first argument, xor 0x5a, out through the second (an output stream)",
+};
+
+/// The byte [`XOR`] xors every input byte with.
+pub const XOR_KEY: u8 = 0x5a;
+
 /// `digest_whole(arg)`: the digest of an argument placed whole, one-shot
 /// (`StreamOptions::whole()`: no header, no refills), the whole-copy baseline
 /// of the benchmarks. Not in [`ALL`]: it is not a streaming guest.
@@ -152,9 +168,13 @@ pub mod stdlib_facts {
 /// Every fixture.
 pub const ALL: &[Fixture] = &[DIGEST, DIGEST_RECORD, COLLECT, ODD_READS, INTERLEAVE, SKIP];
 
-/// The fixture called `name`, if any.
+/// The fixtures whose export also takes output streams (`docs/protocol.md`,
+/// "Streaming out"): not in [`ALL`], whose every argument is a source.
+pub const WITH_OUTPUT: &[Fixture] = &[XOR];
+
+/// The fixture called `name`, if any, in [`ALL`] or [`WITH_OUTPUT`].
 pub fn by_name(name: &str) -> Option<&'static Fixture> {
-    ALL.iter().find(|f| f.name == name)
+    ALL.iter().chain(WITH_OUTPUT).find(|f| f.name == name)
 }
 
 #[cfg(test)]

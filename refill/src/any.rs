@@ -10,8 +10,9 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use refill_core::{
-    BoxedSource, Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import, Instance,
-    InstanceConfig, LinkedModule, Module, Result, StreamOptions, StreamStats, host::BoxedState,
+    BoxedSink, BoxedSource, Engine, EngineConfig, Error, ErrorKind, HostFunctions, Import,
+    Instance, InstanceConfig, LinkedModule, Module, Result, StreamOptions, StreamStats,
+    host::BoxedState,
 };
 
 use crate::EngineKind;
@@ -225,8 +226,18 @@ macro_rules! impl_any_instance {
             fn open_stream(&mut self, source: BoxedSource, options: StreamOptions) -> Result<i64> {
                 on_instance!($any, self, i => i.open_stream(source, options))
             }
+            fn open_output(&mut self, sink: BoxedSink, options: StreamOptions) -> Result<i64> {
+                on_instance!($any, self, i => i.open_output(sink, options))
+            }
             fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
                 on_instance!($any, self, i => i.call(export, args))
+            }
+            fn open_and_call(
+                &mut self,
+                export: &str,
+                streams: Vec<(BoxedSource, StreamOptions)>,
+            ) -> Result<i64> {
+                on_instance!($any, self, i => i.open_and_call(export, streams))
             }
             fn close_streams(&mut self) {
                 on_instance!($any, self, i => i.close_streams())

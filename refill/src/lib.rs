@@ -28,13 +28,16 @@ mod kind;
 pub use any::{AnyEngine, AnyInstance, AnyLinkedModule, AnyLocalInstance, AnyModule};
 pub use kind::{EngineKind, UnknownEngine};
 pub use refill_core::{
-    self as core, ArtifactKey, Artifacts, BoxedSource, BytesSource, Caller, Engine, EngineConfig,
-    Error, ErrorKind, FuncType, HostFunc, HostFunctions, Import, ImportType, Instance,
-    InstanceConfig, InstanceExt, Limits, LinkedModule, Module, Placement, Pooling, PullSource,
-    Result, StateSlot, StreamOptions, StreamSource, StreamStats, Val, ValType, abi,
+    self as core, ArtifactKey, Artifacts, BoxedSink, BoxedSource, BytesSource, Caller, Engine,
+    EngineConfig, Error, ErrorKind, FuncType, HostFunc, HostFunctions, Import, ImportType,
+    Instance, InstanceConfig, InstanceExt, Limits, LinkedModule, Module, Placement, Pooling,
+    PullSource, Result, StateSlot, StreamOptions, StreamSink, StreamSource, StreamStats, Val,
+    ValType, abi,
 };
 #[cfg(feature = "std")]
 pub use refill_core::{ReadAheadSource, ReaderSource};
+#[cfg(feature = "std")]
+pub use refill_core::{VecSink, WriterSink};
 
 /// Hosting freenet contracts and delegates: their entry points, result
 /// records and host imports (feature `std`).
@@ -73,6 +76,18 @@ pub trait IntoBoxedSource {
 
 impl<S: StreamSource + Send + 'static> IntoBoxedSource for S {
     fn boxed(self) -> BoxedSource {
+        alloc::boxed::Box::new(self)
+    }
+}
+
+/// Boxes a sink for [`Instance::open_output`].
+pub trait IntoBoxedSink {
+    /// The sink, boxed.
+    fn boxed_sink(self) -> BoxedSink;
+}
+
+impl<S: StreamSink + Send + 'static> IntoBoxedSink for S {
+    fn boxed_sink(self) -> BoxedSink {
         alloc::boxed::Box::new(self)
     }
 }

@@ -35,6 +35,7 @@ mod hostile;
 mod isolation;
 mod limits;
 mod memory;
+mod output;
 mod readers;
 mod streaming;
 mod threads;

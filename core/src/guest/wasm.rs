@@ -3,6 +3,7 @@
 use core::sync::atomic::{AtomicI64, Ordering};
 
 use super::reader::Refill;
+use super::writer::Drain;
 
 /// The id the host gave through `__frnt_set_id`; -1 until then.
 static INSTANCE_ID: AtomicI64 = AtomicI64::new(-1);
@@ -15,6 +16,12 @@ pub fn instance_id() -> i64 {
 #[link(wasm_import_module = "freenet_contract_io")]
 unsafe extern "C" {
     fn __frnt__fill_buffer(id: i64, buf_ptr: i64) -> u32;
+}
+
+// Imported only by a module that writes an output stream.
+#[link(wasm_import_module = "refill_io")]
+unsafe extern "C" {
+    fn __refill__drain_buffer(id: i64, buf_ptr: i64) -> u32;
 }
 
 /// `__frnt_set_id(id)`: remembers the instance id for refill calls.
@@ -54,5 +61,32 @@ impl super::StreamReader<HostRefill> {
     pub unsafe fn from_arg(arg: i64) -> Result<Self, super::StreamError> {
         // SAFETY: forwarded from the caller.
         unsafe { Self::new(arg, HostRefill) }
+    }
+}
+
+/// Drains through the host import `refill_io.__refill__drain_buffer`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostDrain;
+
+impl Drain for HostDrain {
+    fn drain(&mut self, descriptor: i64) -> u32 {
+        // SAFETY: a plain host call with two integers; the host checks every
+        // address it derives from them.
+        unsafe { __refill__drain_buffer(instance_id(), descriptor) }
+    }
+}
+
+impl super::StreamWriter<HostDrain> {
+    /// The writer of an entry point's output argument: `arg` is the
+    /// descriptor address the host passed.
+    ///
+    /// # Safety
+    ///
+    /// `arg` must be a descriptor the host opened as an output stream,
+    /// allocated by this module's `__frnt__initiate_buffer`, and not written
+    /// by another writer.
+    pub unsafe fn from_arg(arg: i64) -> Result<Self, super::StreamError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::new(arg, HostDrain) }
     }
 }

@@ -36,7 +36,7 @@ pub use data::{BoxedState, HostData, StateSlot};
 pub use func::{HostFn, HostFunc, IntoHostFunc, MAX_HOST_VALUES};
 pub use link::{Import, ImportType, Linkage};
 
-use crate::abi::{FILL_BUFFER, IMPORT_MODULE};
+use crate::abi::{DRAIN_BUFFER, FILL_BUFFER, IMPORT_MODULE, OUTPUT_MODULE};
 use crate::error::Result;
 
 /// Makes one instance's fresh value of a state slot.
@@ -67,10 +67,12 @@ impl Default for HostFunctions {
 }
 
 impl HostFunctions {
-    /// The set with refill's own import, `freenet_contract_io.__frnt__fill_buffer`.
+    /// The set with refill's own imports: `freenet_contract_io.__frnt__fill_buffer`
+    /// and the output streams' `refill_io.__refill__drain_buffer`.
     pub fn new() -> Self {
         let mut set = Self::empty();
         set.define(fill_buffer());
+        set.define(drain_buffer());
         set
     }
 
@@ -177,6 +179,20 @@ pub fn fill_buffer() -> HostFunc {
         |caller: &mut Caller<'_>, id: i64, buf_ptr: i64| -> Result<u32> {
             let (memory, streams) = caller.memory_and_streams()?;
             streams.fill(memory, id, buf_ptr)
+        },
+    )
+}
+
+/// refill's output import, `refill_io.__refill__drain_buffer(id: i64,
+/// buf_ptr: i64) -> i32`: takes the bytes of one of the calling instance's
+/// output streams ([`crate::HostStreams::drain`]).
+pub fn drain_buffer() -> HostFunc {
+    HostFunc::wrap(
+        OUTPUT_MODULE,
+        DRAIN_BUFFER,
+        |caller: &mut Caller<'_>, id: i64, buf_ptr: i64| -> Result<u32> {
+            let (memory, streams) = caller.memory_and_streams()?;
+            streams.drain(memory, id, buf_ptr)
         },
     )
 }
@@ -296,13 +312,13 @@ mod tests {
     #[test]
     fn a_later_definition_replaces_an_earlier_one() {
         let mut host = HostFunctions::new();
-        assert_eq!(host.iter().len(), 1);
+        assert_eq!(host.iter().len(), 2);
         host.func(
             IMPORT_MODULE,
             FILL_BUFFER,
             |_: &mut Caller<'_>, _: i64, _: i64| -> Result<i32> { Ok(0) },
         );
-        assert_eq!(host.iter().len(), 1);
+        assert_eq!(host.iter().len(), 2);
         assert!(
             HostFunctions::empty()
                 .get(IMPORT_MODULE, FILL_BUFFER)

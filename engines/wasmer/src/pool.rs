@@ -22,7 +22,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use refill_core::host::BoxedState;
-use refill_core::{BoxedSource, Error, ErrorKind, Instance, Result, StreamOptions, StreamStats};
+use refill_core::{
+    BoxedSink, BoxedSource, Error, ErrorKind, Instance, Result, StreamOptions, StreamStats,
+};
 
 use crate::instance::WasmerLocalInstance;
 
@@ -397,9 +399,23 @@ impl Instance for WasmerInstance {
         self.run(move |local| local.open_stream(source, options))?
     }
 
+    fn open_output(&mut self, sink: BoxedSink, options: StreamOptions) -> Result<i64> {
+        self.run(move |local| local.open_output(sink, options))?
+    }
+
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let (export, args) = (export.to_owned(), args.to_vec());
         self.run(move |local| local.call(&export, &args))?
+    }
+
+    /// Every stream opened and the export called in one hand-over.
+    fn open_and_call(
+        &mut self,
+        export: &str,
+        streams: Vec<(BoxedSource, StreamOptions)>,
+    ) -> Result<i64> {
+        let export = export.to_owned();
+        self.run(move |local| local.open_and_call(&export, streams))?
     }
 
     fn close_streams(&mut self) {

@@ -287,7 +287,17 @@ mod tests {
     #[test]
     fn the_host_serves_seventeen_imports_with_one_state() {
         let imports = FreenetHost::new().imports();
-        assert_eq!(imports.functions.iter().len(), 17);
+        // freenet-stdlib's 17, and refill's output import.
+        assert_eq!(imports.functions.iter().len(), 18);
+        assert!(
+            imports
+                .functions
+                .get(
+                    refill_core::abi::OUTPUT_MODULE,
+                    refill_core::abi::DRAIN_BUFFER
+                )
+                .is_some()
+        );
         assert_eq!(imports.env.index(), 0);
     }
 
