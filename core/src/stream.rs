@@ -408,6 +408,27 @@ impl HostStreams {
         Ok(())
     }
 
+    /// The checks of the buffer a new stream is to use: the open-stream
+    /// limit (again: several plans may be made before their streams are
+    /// opened), the buffer itself with `chunk_size` usable, and no open
+    /// stream on its descriptor.
+    fn check_new_buffer(
+        &self,
+        memory: &(impl GuestMemory + ?Sized),
+        descriptor_addr: i64,
+        chunk_size: u32,
+    ) -> Result<CheckedLayout> {
+        self.check_open_streams()?;
+        let checked = CheckedBuffer::check(memory, descriptor_addr, chunk_size)?;
+        if self.is_open(descriptor_addr) {
+            return Err(Error::new(
+                ErrorKind::BufferOverlap,
+                format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
+            ));
+        }
+        Ok(checked)
+    }
+
     /// Whether `descriptor_addr` is an open stream's, input or output.
     fn is_open(&self, descriptor_addr: i64) -> bool {
         self.streams.iter().any(|s| s.descriptor == descriptor_addr)
@@ -532,17 +553,8 @@ impl HostStreams {
         source: BoxedSource,
         plan: StreamPlan,
     ) -> Result<()> {
-        // Planned before the guest was called; checked again in case several
-        // plans were made before their streams were opened.
-        self.check_open_streams()?;
-        let checked = CheckedBuffer::check(memory, descriptor_addr, plan.chunk_size)?;
+        let checked = self.check_new_buffer(memory, descriptor_addr, plan.chunk_size)?;
         let buffer = checked.buffer;
-        if self.is_open(descriptor_addr) {
-            return Err(Error::new(
-                ErrorKind::BufferOverlap,
-                format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
-            ));
-        }
         if buffer.data.len() < HEADER_LEN {
             return Err(Error::new(
                 ErrorKind::BufferTooSmall,
@@ -638,15 +650,8 @@ impl HostStreams {
         sink: BoxedSink,
         chunk_size: u32,
     ) -> Result<()> {
-        self.check_open_streams()?;
         let chunk_size = check_chunk_size(chunk_size, self.max_chunk_size)?;
-        let checked = CheckedBuffer::check(memory, descriptor_addr, chunk_size)?;
-        if self.is_open(descriptor_addr) {
-            return Err(Error::new(
-                ErrorKind::BufferOverlap,
-                format!("descriptor at {descriptor_addr:#x} already belongs to an open stream"),
-            ));
-        }
+        let checked = self.check_new_buffer(memory, descriptor_addr, chunk_size)?;
         memory.write_u32(checked.buffer.read_cursor, 0)?;
         memory.write_u32(checked.buffer.write_cursor, 0)?;
         self.stats.outputs += 1;
