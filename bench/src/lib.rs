@@ -6,6 +6,7 @@ pub mod chart;
 pub mod minimal;
 pub mod native;
 pub mod per_call;
+pub mod round_trip;
 pub mod rss;
 pub mod workload;
 

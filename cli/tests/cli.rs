@@ -497,6 +497,8 @@ fn freenet_errors_are_one_line() {
 fn bench_reports_every_workload_and_the_targets() {
     let out = refill(&[
         "bench",
+        "--parts",
+        "throughput",
         "--sizes",
         "1MiB",
         "--chunks",
@@ -529,6 +531,8 @@ fn bench_reports_every_workload_and_the_targets() {
         "wasmi skip / wasmtime skip",
         "two instances on two threads",
         "host RSS growth streaming the file",
+        "round trip: streamed out / collected whole",
+        "round trip guest memory",
     ] {
         assert!(json.contains(target), "{target} missing: {json}");
     }

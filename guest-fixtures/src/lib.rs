@@ -103,6 +103,18 @@ pub const XOR: Fixture = Fixture {
     doc: "streams each byte of the first argument, xor 0x5a, out through the second (an output stream)",
 };
 
+/// `xor_whole(input)`: the baseline of [`XOR`]: collects the whole
+/// transformed copy (each byte xor 0x5a) in guest memory and returns the
+/// address of a `[ptr: u64 LE][len: u64 LE]` record of it, as freenet's
+/// `update_state` returns a new state whole. Not in [`ALL`].
+pub const XOR_WHOLE: Fixture = Fixture {
+    name: "xor_whole",
+    wasm: XOR.wasm,
+    export: "xor_whole",
+    args: 1,
+    doc: "address of a [ptr u64][len u64] record of the whole argument xor 0x5a, collected in guest memory",
+};
+
 /// The byte [`XOR`] xors every input byte with.
 pub const XOR_KEY: u8 = 0x5a;
 

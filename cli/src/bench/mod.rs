@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use bytesize::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refill::{EngineKind, Result};
+use refill_bench::round_trip::{RoundTrip, round_trip};
 use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
 
 use self::per_call::PerCall;
@@ -166,6 +167,17 @@ impl ThroughputPlan {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
+        bar.set_message("round trips: streamed out against collected whole");
+        let round_trips = {
+            let (small, large) = (payload(1 << 20), payload(TARGET_LEN));
+            let mut trips = Vec::new();
+            for &e in &self.engines {
+                for data in [&small, &large] {
+                    trips.push(round_trip(e, data, TARGET_CHUNK, self.rounds)?);
+                }
+            }
+            trips
+        };
         bar.set_message("a file through a ReaderSource");
         let file_rss = if self.file_len > 0 {
             file_rss(self.file_len, &self.engines)?
@@ -177,6 +189,7 @@ impl ThroughputPlan {
             paired: Some(paired),
             scaling,
             file_rss,
+            round_trips,
             per_call: None,
         })
     }
@@ -354,6 +367,8 @@ struct Report {
     /// Per engine: one instance alone, two on two threads, in GiB/s.
     scaling: Vec<(EngineKind, (f64, f64))>,
     file_rss: Vec<FileRun>,
+    /// Per engine, at 1 MiB and at the targets' size.
+    round_trips: Vec<RoundTrip>,
     per_call: Option<PerCall>,
 }
 
@@ -513,6 +528,34 @@ impl Report {
                 });
             }
         }
+        for trip in self.round_trips.iter().filter(|r| r.len == TARGET_LEN) {
+            if matches!(trip.engine, EngineKind::Wasmtime | EngineKind::Wasmer) {
+                let v = trip.speed_up();
+                t.push(Target {
+                    what: format!("{} round trip: streamed out / collected whole", trip.engine),
+                    value: v,
+                    bound: "≥ 3.00".into(),
+                    holds: v >= 3.0,
+                });
+            }
+            if let Some(small) = self
+                .round_trips
+                .iter()
+                .find(|r| r.engine == trip.engine && r.len < trip.len)
+            {
+                t.push(Target {
+                    what: format!(
+                        "{} round trip guest memory, {} / {}",
+                        trip.engine,
+                        size_text(trip.len),
+                        size_text(small.len)
+                    ),
+                    value: trip.streamed_memory as f64 / small.streamed_memory.max(1) as f64,
+                    bound: "= 1.00".into(),
+                    holds: trip.streamed_memory == small.streamed_memory,
+                });
+            }
+        }
         if let Some(per_call) = &self.per_call {
             t.extend(per_call.targets());
         }
@@ -553,6 +596,19 @@ impl Report {
             writeln!(
                 out,
                 "\n{e}: one instance {one:.2} GiB/s, two on two threads {two:.2} GiB/s in all"
+            )?;
+        }
+        for trip in &self.round_trips {
+            writeln!(
+                out,
+                "{}: round trip of {}: streamed out {:.2} GiB/s (guest memory {}), collected whole \
+                 {:.2} GiB/s (guest memory {})",
+                trip.engine,
+                size_text(trip.len),
+                refill_bench::workload::gib_per_s(trip.len, trip.streamed.as_secs_f64()),
+                size_text(trip.streamed_memory),
+                refill_bench::workload::gib_per_s(trip.len, trip.whole.as_secs_f64()),
+                size_text(trip.whole_memory),
             )?;
         }
         for run in file_rss {
@@ -597,12 +653,27 @@ impl Report {
             .into_iter()
             .map(|t| serde_json::json!({ "target": t.what, "value": t.value, "met": t.holds }))
             .collect();
+        let round_trips: Vec<serde_json::Value> = self
+            .round_trips
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "engine": r.engine.name(),
+                    "payload_bytes": r.len,
+                    "streamed_s": r.streamed.as_secs_f64(),
+                    "whole_s": r.whole.as_secs_f64(),
+                    "streamed_memory_bytes": r.streamed_memory,
+                    "whole_memory_bytes": r.whole_memory,
+                })
+            })
+            .collect();
         let per_call = self.per_call.as_ref().map(PerCall::json);
         writeln!(
             out,
             "{}",
             serde_json::json!({
                 "measurements": measurements,
+                "round_trips": round_trips,
                 "per_call": per_call,
                 "targets": targets,
             })
