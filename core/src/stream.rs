@@ -667,9 +667,10 @@ impl HostStreams {
     }
 
     /// Serves `refill_io.__refill__drain_buffer(id, buf_ptr)`: checks the
-    /// id and the buffer (as a refill does, then `read ≤ write ≤
-    /// capacity`), hands `data[read..write]` to the stream's sink, sets both
-    /// cursor cells to 0 and returns the number of bytes taken.
+    /// id and the buffer (as a refill does, then `read ≤ write ≤ usable`,
+    /// usable being `min(capacity, chunk size)`), hands `data[read..write]`
+    /// to the stream's sink, sets both cursor cells to 0 and returns the
+    /// number of bytes taken.
     pub fn drain(
         &mut self,
         memory: &mut (impl GuestMemory + ?Sized),
