@@ -128,7 +128,7 @@ fn failed(what: impl fmt::Display) -> Error {
 }
 
 /// The median of `samples` (zero for none).
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
@@ -406,17 +406,15 @@ impl Live {
 pub fn live(subject: Subject, count: usize) -> Result<Live> {
     let linked = freenet_fixture(subject, count + 1)?;
     let config = InstanceConfig::new();
-    let mut live = if subject.mode == Mode::Local {
-        hold(count, || linked.instantiate_local(&config))
+    if subject.mode == Mode::Local {
+        hold(subject, count, || linked.instantiate_local(&config))
     } else {
-        hold(count, || linked.instantiate(&config))
-    }?;
-    live.subject = subject;
-    Ok(live)
+        hold(subject, count, || linked.instantiate(&config))
+    }
 }
 
 /// [`live`] over instances made by `make`.
-fn hold<I: Instance>(count: usize, make: impl Fn() -> Result<I>) -> Result<Live> {
+fn hold<I: Instance>(subject: Subject, count: usize, make: impl Fn() -> Result<I>) -> Result<Live> {
     let called = || -> Result<Contract<I>> {
         let mut contract = Contract::from_instance(make()?, Protocol::Streaming);
         summarize(&mut contract)?;
@@ -447,10 +445,7 @@ fn hold<I: Instance>(count: usize, make: impl Fn() -> Result<I>) -> Result<Live>
     let threads = rss::threads();
     drop(held);
     Ok(Live {
-        subject: Subject {
-            engine: EngineKind::Wasmi,
-            mode: Mode::Default,
-        },
+        subject,
         count,
         took,
         rss_growth_bytes: before.zip(after).map(|(b, a)| a.saturating_sub(b)),

@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use refill::{
-    AnyEngine, BytesSource, Engine, EngineKind, Error, ErrorKind, Instance, InstanceConfig,
-    IntoBoxedSink, IntoBoxedSource, Limits, Module, Result, StreamOptions, StreamSink,
+    AnyEngine, AnyInstance, BytesSource, Engine, EngineKind, Error, ErrorKind, Instance,
+    InstanceConfig, IntoBoxedSink, IntoBoxedSource, Limits, Module, Result, StreamOptions,
+    StreamSink,
 };
 use refill_fixtures::{XOR, XOR_KEY, XOR_WHOLE};
+
+use crate::per_call::median;
 
 /// One engine's round trip of one payload: medians of rounds in which both
 /// ways ran once, back to back.
@@ -77,13 +80,18 @@ pub fn round_trip(
     let module = AnyEngine::new(engine)?.compile(XOR.wasm)?;
     let expected = Bytes::from(payload.iter().map(|b| b ^ XOR_KEY).collect::<Vec<u8>>());
     let len = payload.len() as u64;
-    let streamed_once = || -> Result<(Duration, u64)> {
+    // A fresh instance, the clock started, the payload opened as its input.
+    let start = || -> Result<(AnyInstance, Instant, i64)> {
         let mut instance = module.instantiate(&config(chunk))?;
         let started = Instant::now();
         let input = instance.open_stream(
             BytesSource::new(payload.clone()).boxed(),
             StreamOptions::new(),
         )?;
+        Ok((instance, started, input))
+    };
+    let streamed_once = || -> Result<(Duration, u64)> {
+        let (mut instance, started, input) = start()?;
         let sink = Expecting {
             expected: expected.clone(),
             at: 0,
@@ -100,12 +108,7 @@ pub fn round_trip(
         Ok((took, instance.memory_size()))
     };
     let whole_once = || -> Result<(Duration, u64)> {
-        let mut instance = module.instantiate(&config(chunk))?;
-        let started = Instant::now();
-        let input = instance.open_stream(
-            BytesSource::new(payload.clone()).boxed(),
-            StreamOptions::new(),
-        )?;
+        let (mut instance, started, input) = start()?;
         let record = instance.call(XOR_WHOLE.export, &[input])?;
         let record = instance.read_memory(record, 16)?;
         let field = |at: usize| {
@@ -133,13 +136,11 @@ pub fn round_trip(
         whole.push(took);
         whole_memory = memory;
     }
-    streamed.sort_unstable();
-    whole.sort_unstable();
     Ok(RoundTrip {
         engine,
         len,
-        streamed: streamed[streamed.len() / 2],
-        whole: whole[whole.len() / 2],
+        streamed: median(streamed),
+        whole: median(whole),
         streamed_memory,
         whole_memory,
     })

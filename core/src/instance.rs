@@ -43,32 +43,6 @@ pub trait Instance {
     /// finished; every open stream is released when it returns or traps.
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64>;
 
-    /// Opens one stream per `(source, options)`, in order, and calls
-    /// `export` with their descriptor addresses; a stream that cannot be
-    /// opened releases those already open, and the export is not called.
-    /// [`InstanceExt::call_with_streams`] is the convenient way in. The
-    /// provided method is [`Instance::open_stream`] for each, then
-    /// [`Instance::call`]; an instance that hands each operation to another
-    /// thread (wasmer's `Send` one) overrides it to do all of it in one
-    /// hand-over.
-    fn open_and_call(
-        &mut self,
-        export: &str,
-        streams: Vec<(BoxedSource, StreamOptions)>,
-    ) -> Result<i64> {
-        let mut args = Vec::with_capacity(streams.len());
-        for (source, options) in streams {
-            match self.open_stream(source, options) {
-                Ok(descriptor) => args.push(descriptor),
-                Err(e) => {
-                    self.close_streams();
-                    return Err(e);
-                }
-            }
-        }
-        self.call(export, &args)
-    }
-
     /// Releases every open stream without calling the guest.
     fn close_streams(&mut self);
 
@@ -102,11 +76,17 @@ pub trait InstanceExt: Instance {
         export: &str,
         sources: impl IntoIterator<Item = BoxedSource>,
     ) -> Result<i64> {
-        let streams = sources
-            .into_iter()
-            .map(|source| (source, StreamOptions::new()))
-            .collect();
-        self.open_and_call(export, streams)
+        let mut args = Vec::new();
+        for source in sources {
+            match self.open_stream(source, StreamOptions::new()) {
+                Ok(descriptor) => args.push(descriptor),
+                Err(e) => {
+                    self.close_streams();
+                    return Err(e);
+                }
+            }
+        }
+        self.call(export, &args)
     }
 
     /// Runs `f` on the instance's state in `slot`, between guest calls.

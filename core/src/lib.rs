@@ -15,6 +15,8 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "guest")]
 pub mod guest;
+#[cfg(feature = "std")]
+pub mod handover;
 pub mod host;
 pub mod instance;
 pub mod limits;

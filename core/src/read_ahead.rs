@@ -13,10 +13,11 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use std::io::{self, Read};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::handover::receive;
 use crate::source::StreamSource;
 
 /// The bytes of one block read ahead.
@@ -92,7 +93,7 @@ impl ReadAheadSource {
         if self.ended {
             return Ok(false);
         }
-        let block = match receive(&self.blocks) {
+        let block = match receive(&self.blocks, POLL) {
             Ok(Ok(block)) => block,
             Ok(Err(e)) => {
                 return Err(Error::new(
@@ -125,31 +126,17 @@ impl ReadAheadSource {
     }
 }
 
-/// How long each side polls its channel, yielding, before it sleeps: the
-/// reader and the guest go at about the same speed, so each often waits a
-/// moment for the other, and waking a sleeping thread costs tens of
-/// microseconds on a VM (as much as a block's worth of work).
-const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// The next message on `inbox`: polled for [`SPIN`], then waited for.
-fn receive<T>(inbox: &Receiver<T>) -> core::result::Result<T, std::sync::mpsc::RecvError> {
-    let until = std::time::Instant::now() + SPIN;
-    loop {
-        match inbox.try_recv() {
-            Ok(message) => return Ok(message),
-            Err(TryRecvError::Empty) if std::time::Instant::now() < until => thread::yield_now(),
-            Err(TryRecvError::Empty) => return inbox.recv(),
-            Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
-        }
-    }
-}
+/// How long each side polls its channel before it sleeps: the reader and
+/// the guest go at about the same speed, so each often waits a moment for
+/// the other.
+const POLL: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// The reading thread: fills spare blocks from `reader` and sends them,
 /// then an empty block at its end, or its error; stops when the source is
 /// gone.
 fn read_blocks(mut reader: impl Read, spares: &Receiver<Vec<u8>>, blocks: &SyncSender<Block>) {
     loop {
-        let Ok(mut block) = receive(spares) else {
+        let Ok(mut block) = receive(spares, POLL) else {
             return;
         };
         block.resize(BLOCK_BYTES, 0);

@@ -696,9 +696,10 @@ impl HostStreams {
     }
 
     /// When the entry point has returned: drains what each output stream
-    /// holds between its cursors, with the same checks as a drain, and
-    /// finishes its sink; then releases every stream. The first failure is
-    /// returned, and the streams are released all the same.
+    /// holds between its cursors, with the same checks as a drain, finishes
+    /// its sink and releases it (the input streams are the caller's to
+    /// release, with [`HostStreams::release_all`]). The first failure is
+    /// returned, and every output stream is released all the same.
     pub fn finish_outputs(&mut self, memory: &mut (impl GuestMemory + ?Sized)) -> Result<()> {
         let mut outcome = Ok(());
         for mut output in core::mem::take(&mut self.outputs) {
@@ -713,7 +714,6 @@ impl HostStreams {
                 outcome = finished;
             }
         }
-        self.release_all();
         outcome
     }
 

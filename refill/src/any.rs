@@ -232,13 +232,6 @@ macro_rules! impl_any_instance {
             fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
                 on_instance!($any, self, i => i.call(export, args))
             }
-            fn open_and_call(
-                &mut self,
-                export: &str,
-                streams: Vec<(BoxedSource, StreamOptions)>,
-            ) -> Result<i64> {
-                on_instance!($any, self, i => i.open_and_call(export, streams))
-            }
             fn close_streams(&mut self) {
                 on_instance!($any, self, i => i.close_streams())
             }

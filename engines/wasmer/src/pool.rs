@@ -19,8 +19,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use refill_core::handover::receive;
 use refill_core::host::BoxedState;
 use refill_core::{
     BoxedSink, BoxedSource, Error, ErrorKind, Instance, Result, StreamOptions, StreamStats,
@@ -63,32 +64,13 @@ type Job = Box<dyn FnOnce() + Send>;
 /// `StreamSource`, say), to be resumed on the caller's thread.
 type Reply<R> = thread::Result<R>;
 
-/// How long a worker that ran a job, and a caller that sent one, poll before
-/// they sleep: a caller's operations come in runs (a freenet call opens its
-/// streams, calls, reads the result: four hand-overs), and waking a
-/// sleeping thread costs tens of microseconds on some machines (a 2-vCPU
-/// VM here: 90 µs per freenet call without polling, 20 µs with), far more
-/// than an operation. Polling yields the core between looks, so that with
-/// more busy threads than cores the one with work gets it (spinning
-/// without yielding made two callers on two cores 10 times slower). Past
-/// it, both sleep and cost nothing.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// Waits for the next message on `inbox`: polls for [`SPIN`], yielding,
-/// then sleeps.
-fn receive<T>(inbox: &mpsc::Receiver<T>) -> Result<T, mpsc::RecvError> {
-    let until = Instant::now() + SPIN;
-    loop {
-        match inbox.try_recv() {
-            Ok(message) => return Ok(message),
-            Err(mpsc::TryRecvError::Disconnected) => return Err(mpsc::RecvError),
-            Err(mpsc::TryRecvError::Empty) if Instant::now() < until => {
-                thread::yield_now();
-            }
-            Err(mpsc::TryRecvError::Empty) => return inbox.recv(),
-        }
-    }
-}
+/// How long a worker that ran a job, and a caller that sent one, poll
+/// their channel before they sleep ([`receive`]): a caller's operations
+/// come in runs (a freenet call opens its streams, calls, reads the result:
+/// four hand-overs), and waking a sleeping thread cost 90 µs per freenet
+/// call without polling on a 2-vCPU VM, 20 µs with. Past it, both sleep
+/// and cost nothing.
+const POLL: Duration = Duration::from_micros(50);
 
 /// Numbers the workers of the process, from 1.
 static WORKER_IDS: AtomicUsize = AtomicUsize::new(1);
@@ -284,7 +266,7 @@ impl Worker {
             .name(format!("refill-wasmer-{id}"))
             .spawn(move || {
                 THIS_WORKER.set(id);
-                while let Ok(job) = receive(&inbox) {
+                while let Ok(job) = receive(&inbox, POLL) {
                     job();
                 }
                 // Nothing is left (each handle removed its store), but free
@@ -322,7 +304,7 @@ impl Worker {
             let _ = reply.send(panic::catch_unwind(AssertUnwindSafe(job)));
         });
         self.jobs.send(job).map_err(|_| worker_lost())?;
-        match receive(&answer) {
+        match receive(&answer, POLL) {
             Ok(Ok(value)) => value,
             Ok(Err(panic)) => panic::resume_unwind(panic),
             Err(mpsc::RecvError) => Err(worker_lost()),
@@ -406,16 +388,6 @@ impl Instance for WasmerInstance {
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let (export, args) = (export.to_owned(), args.to_vec());
         self.run(move |local| local.call(&export, &args))?
-    }
-
-    /// Every stream opened and the export called in one hand-over.
-    fn open_and_call(
-        &mut self,
-        export: &str,
-        streams: Vec<(BoxedSource, StreamOptions)>,
-    ) -> Result<i64> {
-        let export = export.to_owned();
-        self.run(move |local| local.open_and_call(&export, streams))?
     }
 
     fn close_streams(&mut self) {
