@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chart;
+pub mod fan_in;
 pub mod minimal;
 pub mod native;
 pub mod per_call;

@@ -152,15 +152,15 @@ pub trait Bindings {
 /// stays poisoned ([`HostData::enter_call`]) and its streams are released
 /// there and then, their sources dropped, so nothing of the call leaks into
 /// the next.
-struct CallGuard<'a, B: Bindings + ?Sized> {
-    bindings: &'a mut B,
+pub(crate) struct CallGuard<'a, B: Bindings + ?Sized> {
+    pub(crate) bindings: &'a mut B,
     left: bool,
 }
 
 impl<'a, B: Bindings + ?Sized> CallGuard<'a, B> {
-    fn enter(bindings: &'a mut B) -> Result<Self> {
+    pub(crate) fn enter(bindings: &'a mut B) -> Result<Self> {
         if let Err(poisoned) = bindings.host_data_mut().enter_call() {
-            bindings.host_data_mut().streams_mut().release_all();
+            bindings.host_data_mut().release_streams();
             return Err(poisoned);
         }
         Ok(Self {
@@ -169,7 +169,7 @@ impl<'a, B: Bindings + ?Sized> CallGuard<'a, B> {
         })
     }
 
-    fn leave(mut self) {
+    pub(crate) fn leave(mut self) {
         self.left = true;
         self.bindings.host_data_mut().leave_call();
     }
@@ -178,7 +178,7 @@ impl<'a, B: Bindings + ?Sized> CallGuard<'a, B> {
 impl<B: Bindings + ?Sized> Drop for CallGuard<'_, B> {
     fn drop(&mut self) {
         if !self.left {
-            self.bindings.host_data_mut().streams_mut().release_all();
+            self.bindings.host_data_mut().release_streams();
         }
     }
 }
@@ -241,7 +241,7 @@ impl<B: Bindings> Instance for B {
     }
 
     fn close_streams(&mut self) {
-        self.host_data_mut().streams_mut().release_all();
+        self.host_data_mut().release_streams();
     }
 
     fn read_memory(&self, addr: i64, len: u64) -> Result<Vec<u8>> {

@@ -9,6 +9,8 @@ extern crate std;
 
 pub mod abi;
 pub mod artifact;
+#[cfg(feature = "async")]
+pub mod asynchronous;
 pub mod config;
 pub mod descriptor;
 pub mod engine;
@@ -29,6 +31,8 @@ pub mod stream;
 pub mod value;
 
 pub use artifact::{ArtifactKey, Artifacts, VerifiedArtifact};
+#[cfg(feature = "async")]
+pub use asynchronous::{AsyncBindings, AsyncInstance, AsyncSink, AsyncSource, AsyncStream};
 pub use config::{EngineConfig, InstanceConfig, Pooling};
 pub use descriptor::BufferDescriptor;
 pub use engine::{Engine, LinkedModule, Module};

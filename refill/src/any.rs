@@ -260,6 +260,19 @@ macro_rules! impl_any_instance {
 impl_any_instance!(AnyInstance);
 impl_any_instance!(AnyLocalInstance);
 
+/// Async calls on whichever engine's `Send` instance (feature `async`).
+/// Local instances take none: wasmer's would block the executor's thread.
+#[cfg(feature = "async")]
+impl refill_core::AsyncInstance for AnyInstance {
+    fn call_with_streams_async<'a>(
+        &'a mut self,
+        export: &'a str,
+        streams: Vec<refill_core::AsyncStream>,
+    ) -> refill_core::asynchronous::BoxFuture<'a, Result<i64>> {
+        on_instance!(AnyInstance, self, i => i.call_with_streams_async(export, streams))
+    }
+}
+
 impl AnyEngine {
     /// The engine of `kind` with the default [`EngineConfig`].
     pub fn new(kind: EngineKind) -> Result<Self> {

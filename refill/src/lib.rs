@@ -34,6 +34,9 @@ pub use refill_core::{
     PullSource, Result, StateSlot, StreamOptions, StreamSink, StreamSource, StreamStats, Val,
     ValType, abi,
 };
+/// Async calls (feature `async`): see [`refill_core::asynchronous`].
+#[cfg(feature = "async")]
+pub use refill_core::{AsyncInstance, AsyncSink, AsyncSource, AsyncStream, asynchronous};
 #[cfg(feature = "std")]
 pub use refill_core::{ReadAheadSource, ReaderSource};
 #[cfg(feature = "std")]

@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
-#[cfg(feature = "oracle")]
+#[cfg(any(feature = "oracle", feature = "async"))]
 extern crate std;
 
+#[cfg(feature = "async")]
+pub mod async_io;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 #[cfg(feature = "oracle")]

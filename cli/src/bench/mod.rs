@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use bytesize::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refill::{EngineKind, Result};
+use refill_bench::fan_in::{FanIn, FanInPlan, fan_in};
 use refill_bench::round_trip::{RoundTrip, round_trip};
 use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
 
@@ -178,6 +179,12 @@ impl ThroughputPlan {
             }
             trips
         };
+        bar.set_message("async fan-in: 100 instances on a two-thread runtime");
+        let fan_ins = self
+            .engines
+            .iter()
+            .map(|&e| fan_in(e, FanInPlan::TARGET))
+            .collect::<Result<Vec<_>>>()?;
         bar.set_message("a file through a ReaderSource");
         let file_rss = if self.file_len > 0 {
             file_rss(self.file_len, &self.engines)?
@@ -190,6 +197,7 @@ impl ThroughputPlan {
             scaling,
             file_rss,
             round_trips,
+            fan_ins,
             per_call: None,
         })
     }
@@ -369,6 +377,8 @@ struct Report {
     file_rss: Vec<FileRun>,
     /// Per engine, at 1 MiB and at the targets' size.
     round_trips: Vec<RoundTrip>,
+    /// Per engine: async calls from paced sources, many against one.
+    fan_ins: Vec<FanIn>,
     per_call: Option<PerCall>,
 }
 
@@ -556,6 +566,18 @@ impl Report {
                 });
             }
         }
+        for f in &self.fan_ins {
+            let v = f.ratio();
+            t.push(Target {
+                what: format!(
+                    "{} async fan-in: {} instances / one",
+                    f.engine, f.plan.instances
+                ),
+                value: v,
+                bound: "≤ 2.00".into(),
+                holds: v <= 2.0,
+            });
+        }
         if let Some(per_call) = &self.per_call {
             t.extend(per_call.targets());
         }
@@ -609,6 +631,20 @@ impl Report {
                 size_text(trip.streamed_memory),
                 refill_bench::workload::gib_per_s(trip.len, trip.whole.as_secs_f64()),
                 size_text(trip.whole_memory),
+            )?;
+        }
+        for f in &self.fan_ins {
+            writeln!(
+                out,
+                "{}: async fan-in, {} chunks of {} each after {} ms: one instance {:.1} ms, {} at \
+                 once {:.1} ms",
+                f.engine,
+                f.plan.chunks,
+                size_text(u64::from(f.plan.chunk)),
+                refill_bench::fan_in::CHUNK_DELAY.as_millis(),
+                f.one.as_secs_f64() * 1e3,
+                f.plan.instances,
+                f.many.as_secs_f64() * 1e3,
             )?;
         }
         for run in file_rss {
@@ -667,6 +703,20 @@ impl Report {
                 })
             })
             .collect();
+        let fan_ins: Vec<serde_json::Value> = self
+            .fan_ins
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "engine": f.engine.name(),
+                    "instances": f.plan.instances,
+                    "chunks": f.plan.chunks,
+                    "chunk": f.plan.chunk,
+                    "one_s": f.one.as_secs_f64(),
+                    "many_s": f.many.as_secs_f64(),
+                })
+            })
+            .collect();
         let per_call = self.per_call.as_ref().map(PerCall::json);
         writeln!(
             out,
@@ -674,6 +724,7 @@ impl Report {
             serde_json::json!({
                 "measurements": measurements,
                 "round_trips": round_trips,
+                "fan_ins": fan_ins,
                 "per_call": per_call,
                 "targets": targets,
             })

@@ -20,6 +20,7 @@ macro_rules! engines_template {
 refill::for_each_engine!(engines_template);
 
 mod arguments;
+mod asynchronous;
 mod bounds;
 mod cache;
 mod cross_engine;

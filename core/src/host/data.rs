@@ -76,6 +76,13 @@ pub struct HostData {
     /// Set when a host function panicked (and the panic was caught at its
     /// boundary): the instance is poisoned as well.
     poisoned: bool,
+    /// The stages of the async streams of the call in progress, by
+    /// descriptor address.
+    #[cfg(feature = "async")]
+    stages: Vec<(i64, crate::asynchronous::Stage)>,
+    /// Whether the module was linked for async calls.
+    #[cfg(feature = "async")]
+    is_async: bool,
 }
 
 impl fmt::Debug for HostData {
@@ -102,6 +109,10 @@ impl HostData {
                 .collect(),
             in_call: false,
             poisoned: false,
+            #[cfg(feature = "async")]
+            stages: Vec::new(),
+            #[cfg(feature = "async")]
+            is_async: host.is_async(),
         })
     }
 
@@ -146,6 +157,55 @@ impl HostData {
     /// The instance's streams, mutably.
     pub fn streams_mut(&mut self) -> &mut HostStreams {
         &mut self.streams
+    }
+
+    /// Releases every open stream ([`HostStreams::release_all`]) and, in an
+    /// async call, their stages.
+    pub fn release_streams(&mut self) {
+        self.streams.release_all();
+        #[cfg(feature = "async")]
+        self.stages.clear();
+    }
+
+    /// Refuses an async call unless the module was linked for them
+    /// ([`HostFunctions::enable_async`]).
+    #[cfg(feature = "async")]
+    pub fn check_async(&self) -> Result<()> {
+        if self.is_async {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "async call on a module linked without HostFunctions::enable_async",
+        ))
+    }
+
+    /// Registers the stage of the async stream opened at `descriptor`.
+    #[cfg(feature = "async")]
+    pub fn stage(&mut self, descriptor: i64, stage: crate::asynchronous::Stage) {
+        self.stages.push((descriptor, stage));
+    }
+
+    /// What to await before a stream import on the buffer at `buf_ptr` can
+    /// run without waiting: the wait of its async stream's stage, if it has
+    /// one and lacks something. The address only picks a stage; the import
+    /// then checks the buffer as ever.
+    #[cfg(feature = "async")]
+    pub fn wait_before(&self, buf_ptr: i64) -> Option<crate::asynchronous::Wait> {
+        self.stages
+            .iter()
+            .find(|(descriptor, _)| *descriptor == buf_ptr)
+            .and_then(|(_, stage)| stage.wait())
+    }
+
+    /// The stages of the call's async outputs.
+    #[cfg(feature = "async")]
+    pub fn output_stages(&self) -> Vec<crate::asynchronous::Stage> {
+        self.stages
+            .iter()
+            .filter(|(_, stage)| stage.is_output())
+            .map(|(_, stage)| stage.clone())
+            .collect()
     }
 
     /// The state in `slot`; [`ErrorKind::HostFunction`] if the slot belongs

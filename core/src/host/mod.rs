@@ -48,6 +48,8 @@ type StateInit = Arc<dyn Fn() -> BoxedState + Send + Sync>;
 pub struct HostFunctions {
     funcs: Vec<HostFunc>,
     states: Vec<StateInit>,
+    /// Whether modules linked with the set take async calls.
+    is_async: bool,
 }
 
 impl fmt::Debug for HostFunctions {
@@ -55,6 +57,7 @@ impl fmt::Debug for HostFunctions {
         f.debug_struct("HostFunctions")
             .field("funcs", &self.funcs)
             .field("states", &self.states.len())
+            .field("is_async", &self.is_async)
             .finish()
     }
 }
@@ -81,7 +84,26 @@ impl HostFunctions {
         Self {
             funcs: Vec::new(),
             states: Vec::new(),
+            is_async: false,
         }
+    }
+
+    /// Links modules for async calls (feature `async`,
+    /// [`crate::AsyncInstance`]): their stream imports are bound so that
+    /// the guest can wait in them for an async stream. A module linked
+    /// without it keeps the sync path exactly as it is; one linked with it
+    /// also takes sync calls, at some cost on wasmtime (each call then runs
+    /// on a fiber of wasmtime's).
+    #[cfg(feature = "async")]
+    pub fn enable_async(&mut self) -> &mut Self {
+        self.is_async = true;
+        self
+    }
+
+    /// Whether modules linked with the set take async calls
+    /// ([`HostFunctions::enable_async`]).
+    pub fn is_async(&self) -> bool {
+        self.is_async
     }
 
     /// Adds `func`; it replaces a function of the same module and name

@@ -3,6 +3,8 @@
 #![deny(unsafe_code)]
 
 mod artifact;
+#[cfg(feature = "async")]
+mod asynchronous;
 mod engine;
 mod error;
 mod import;

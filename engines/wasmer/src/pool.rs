@@ -349,16 +349,43 @@ impl WasmerInstance {
         op: impl FnOnce(&mut WasmerLocalInstance) -> R + Send + 'static,
     ) -> Result<R> {
         let slot = self.slot;
-        self.worker.run(move || {
-            let mut local = STORES.with_borrow_mut(|stores| stores.take(slot))?;
-            // Back in its slot whether `op` returns or panics.
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| op(&mut local)));
-            STORES.with_borrow_mut(|stores| stores.put(slot, local));
-            match outcome {
-                Ok(value) => Ok(value),
-                Err(panic) => panic::resume_unwind(panic),
+        self.worker.run(move || on_slot(slot, op))
+    }
+
+    /// Runs `op` on the instance's worker without blocking the caller's
+    /// thread: the returned future awaits its answer. A panic in `op` is
+    /// resumed where the future is polled.
+    #[cfg(feature = "async")]
+    pub(crate) fn run_async<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut WasmerLocalInstance) -> R + Send + 'static,
+    ) -> impl Future<Output = Result<R>> + Send + 'static {
+        let slot = self.slot;
+        let (reply, answer) = tokio::sync::oneshot::channel::<Reply<Result<R>>>();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(panic::catch_unwind(AssertUnwindSafe(|| on_slot(slot, op))));
+        });
+        let sent = self.worker.jobs.send(job).map_err(|_| worker_lost());
+        async move {
+            sent?;
+            match answer.await {
+                Ok(Ok(value)) => value,
+                Ok(Err(panic)) => panic::resume_unwind(panic),
+                Err(_) => Err(worker_lost()),
             }
-        })
+        }
+    }
+}
+
+/// Runs `op` on the store in `slot` of this worker's slab; the store goes
+/// back in its slot whether `op` returns or panics.
+fn on_slot<R>(slot: usize, op: impl FnOnce(&mut WasmerLocalInstance) -> R) -> Result<R> {
+    let mut local = STORES.with_borrow_mut(|stores| stores.take(slot))?;
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| op(&mut local)));
+    STORES.with_borrow_mut(|stores| stores.put(slot, local));
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(panic) => panic::resume_unwind(panic),
     }
 }
 

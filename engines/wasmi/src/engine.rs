@@ -147,7 +147,11 @@ impl Module for WasmiModule {
 
     fn link(&self, host: &HostFunctions) -> Result<WasmiLinkedModule> {
         let linkage = host.link(&self.imports())?;
-        let funcs = linkage.funcs().iter().map(LinkedFunc::new).collect();
+        let funcs = linkage
+            .funcs()
+            .iter()
+            .map(|func| LinkedFunc::new(func, host.is_async()))
+            .collect();
         Ok(WasmiLinkedModule {
             engine: self.engine.clone(),
             module: self.module.clone(),

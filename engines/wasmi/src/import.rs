@@ -28,6 +28,10 @@ pub(crate) struct LinkedFunc {
     /// How to define it through wasmi's typed `Func::wrap`, if its
     /// signature is one of `refill_core::for_each_typed_signature!`.
     typed: Option<DefineTyped>,
+    /// A stream import of a module linked for async calls: it suspends
+    /// the guest when its stream must wait.
+    #[cfg(feature = "async")]
+    suspends: bool,
 }
 
 /// Defines a host function of one signature through `Func::wrap`.
@@ -35,12 +39,17 @@ type DefineTyped = fn(&mut Store<StoreData>, HostFunc) -> wasmi::Func;
 
 impl LinkedFunc {
     /// `func` with its type converted to wasmi's, and its typed binding
-    /// picked, once.
-    pub(crate) fn new(func: &HostFunc) -> Self {
+    /// picked, once; `is_async` if the module is linked for async calls.
+    pub(crate) fn new(func: &HostFunc, is_async: bool) -> Self {
+        #[cfg(not(feature = "async"))]
+        let _ = is_async;
         Self {
             ty: func_type(func.ty()),
             func: Arc::new(func.clone()),
             typed: define_typed(func.ty()),
+            #[cfg(feature = "async")]
+            suspends: is_async
+                && refill_core::asynchronous::is_stream_import(func.module(), func.name()),
         }
     }
 
@@ -50,6 +59,10 @@ impl LinkedFunc {
     /// The guest's memory and host data are found through the calling
     /// instance's own store, never through guest values.
     pub(crate) fn define(&self, store: &mut Store<StoreData>) -> wasmi::Func {
+        #[cfg(feature = "async")]
+        if self.suspends {
+            return crate::asynchronous::define_suspending(store, Arc::clone(&self.func));
+        }
         if let Some(define) = self.typed {
             return define(store, HostFunc::clone(&self.func));
         }
@@ -79,7 +92,7 @@ impl LinkedFunc {
 
 /// Runs `call` with the calling instance's memory (once known) and host
 /// data lent to refill-core's `Caller`; an error becomes the trap.
-fn with_caller<R>(
+pub(crate) fn with_caller<R>(
     caller: &mut wasmi::Caller<'_, StoreData>,
     call: impl FnOnce(&mut Caller<'_>) -> refill_core::Result<R>,
 ) -> Result<R, wasmi::Error> {

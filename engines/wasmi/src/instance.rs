@@ -39,6 +39,40 @@ impl WasmiInstance {
     }
 }
 
+impl WasmiInstance {
+    /// The export `export`, its type checked for `args` `i64` arguments.
+    pub(crate) fn entry(&self, export: &str, args: usize) -> Result<Func> {
+        let func = self
+            .instance
+            .get_func(&*self.store, export)
+            .ok_or_else(|| Error::missing_export(export))?;
+        let ty = func.ty(&*self.store);
+        let is_i64 = |t: &ValType| *t == ValType::I64;
+        check_entry_signature(
+            export,
+            args,
+            ty.params().iter().map(is_i64),
+            ty.results().iter().map(is_i64),
+            &ty,
+        )?;
+        Ok(func)
+    }
+
+    /// An entry point's result.
+    pub(crate) fn result(export: &str, output: [Val; 1]) -> Result<i64> {
+        match output {
+            [Val::I64(value)] => Ok(value),
+            ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
+        }
+    }
+
+    /// The instance's store.
+    #[cfg(feature = "async")]
+    pub(crate) fn store_mut(&mut self) -> &mut Store<StoreData> {
+        &mut self.store
+    }
+}
+
 impl Bindings for WasmiInstance {
     fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
         let mut output = [Val::I64(0)];
@@ -55,26 +89,11 @@ impl Bindings for WasmiInstance {
     }
 
     fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
-        let func = self
-            .instance
-            .get_func(&*self.store, export)
-            .ok_or_else(|| Error::missing_export(export))?;
-        let ty = func.ty(&*self.store);
-        let is_i64 = |t: &ValType| *t == ValType::I64;
-        check_entry_signature(
-            export,
-            args.len(),
-            ty.params().iter().map(is_i64),
-            ty.results().iter().map(is_i64),
-            &ty,
-        )?;
+        let func = self.entry(export, args.len())?;
         let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
         let mut output = [Val::I64(0)];
         call(&mut self.store, &func, &inputs, &mut output)?;
-        match output {
-            [Val::I64(value)] => Ok(value),
-            ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
-        }
+        Self::result(export, output)
     }
 
     fn with_memory<R>(&mut self, f: impl FnOnce(&mut dyn GuestMemory, &mut HostData) -> R) -> R {

@@ -8,6 +8,8 @@ extern crate alloc;
 extern crate std;
 
 mod artifact;
+#[cfg(feature = "async")]
+mod asynchronous;
 mod engine;
 mod error;
 mod import;

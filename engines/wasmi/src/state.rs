@@ -111,7 +111,7 @@ impl StoreData {
         }
     }
 
-    fn out_of_fuel(&self) -> Error {
+    pub(crate) fn out_of_fuel(&self) -> Error {
         if self.fuel_is_deadline {
             return Error::new(
                 ErrorKind::DeadlineExceeded,
@@ -198,18 +198,7 @@ fn call_in_slices(
     outputs: &mut [Val],
     deadline: core::time::Duration,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    // What is left of the budget (all of it when there is none).
-    let mut left = store.data().limits.budget.unwrap_or(u64::MAX);
-    let mut next_slice = |required: u64, store: &mut Store<StoreData>| -> Result<()> {
-        let slice = FUEL_SLICE.max(required).min(left);
-        if slice < required.max(1) {
-            return Err(store.data().out_of_fuel());
-        }
-        left -= slice;
-        set_fuel(store, slice)
-    };
-    next_slice(1, store)?;
+    let mut slices = Slices::new(store, Some(deadline))?;
     let mut call = func
         .call_resumable(store.as_context_mut(), inputs, outputs)
         .map_err(|e| store.data_mut().call_error(e))?;
@@ -220,15 +209,70 @@ fn call_in_slices(
                 return Err(store.data_mut().call_error(trap.into_host_error()));
             }
             ResumableCall::OutOfFuel(out) => {
-                if started.elapsed() >= deadline {
-                    return Err(deadline_exceeded(deadline));
-                }
-                next_slice(out.required_fuel(), store)?;
+                slices.next(store, out.required_fuel())?;
                 call = out
                     .resume(store.as_context_mut(), outputs)
                     .map_err(|e| store.data_mut().call_error(e))?;
             }
         }
+    }
+}
+
+/// A resumable call's fuel, handed out in slices: of [`FUEL_SLICE`] with
+/// the clock read between them when there is a deadline, all the budget
+/// at once when there is none.
+#[cfg(feature = "std")]
+pub(crate) struct Slices {
+    started: std::time::Instant,
+    deadline: Option<core::time::Duration>,
+    /// What is left of the budget (all of it when there is none).
+    left: u64,
+}
+
+#[cfg(feature = "std")]
+impl Slices {
+    /// Starts a call with `deadline` on `store`: its first slice set.
+    fn new(store: &mut Store<StoreData>, deadline: Option<core::time::Duration>) -> Result<Self> {
+        let mut slices = Self {
+            started: std::time::Instant::now(),
+            deadline,
+            left: store.data().limits.budget.unwrap_or(u64::MAX),
+        };
+        slices.next(store, 1)?;
+        Ok(slices)
+    }
+
+    /// Starts a resumable call on `store` as [`call`] starts a call: the
+    /// denied grow cleared, and on a metered engine the budget and the
+    /// deadline in slices. `None` on an engine that meters no fuel.
+    #[cfg(feature = "async")]
+    pub(crate) fn start(store: &mut Store<StoreData>) -> Result<Option<Self>> {
+        store.data_mut().limiter.clear_denied();
+        store.data_mut().fuel_is_deadline = false;
+        let limits = store.data().limits;
+        if !limits.metered {
+            return Ok(None);
+        }
+        Self::new(store, limits.deadline).map(Some)
+    }
+
+    /// Sets the next slice, of at least `required` fuel: past the deadline
+    /// or the budget, the call's error instead.
+    pub(crate) fn next(&mut self, store: &mut Store<StoreData>, required: u64) -> Result<()> {
+        let slice = match self.deadline {
+            Some(deadline) => {
+                if self.started.elapsed() >= deadline {
+                    return Err(deadline_exceeded(deadline));
+                }
+                FUEL_SLICE.max(required).min(self.left)
+            }
+            None => self.left,
+        };
+        if slice < required.max(1) {
+            return Err(store.data().out_of_fuel());
+        }
+        self.left -= slice;
+        set_fuel(store, slice)
     }
 }
 

@@ -282,7 +282,17 @@ impl Module for WasmtimeModule {
         let linkage = host.link(&self.imports())?;
         let mut linker = Linker::<StoreData>::new(&self.engine.engine);
         for func in linkage.funcs() {
-            define(&mut linker, func)
+            #[cfg(feature = "async")]
+            let defined = if host.is_async()
+                && refill_core::asynchronous::is_stream_import(func.module(), func.name())
+            {
+                crate::asynchronous::define_waiting(&mut linker, func)
+            } else {
+                define(&mut linker, func)
+            };
+            #[cfg(not(feature = "async"))]
+            let defined = define(&mut linker, func);
+            defined
                 .map_err(|e| engine_error(ErrorKind::Engine, "cannot define a host function", e))?;
         }
         let pre = linker.instantiate_pre(&self.module).map_err(|e| {
@@ -296,6 +306,7 @@ impl Module for WasmtimeModule {
             engine: self.engine.clone(),
             pre,
             linkage,
+            is_async: host.is_async(),
         })
     }
 }
@@ -308,6 +319,8 @@ pub struct WasmtimeLinkedModule {
     engine: WasmtimeEngine,
     pre: InstancePre<StoreData>,
     linkage: Linkage,
+    /// Linked for async calls: its stream imports are async host functions.
+    is_async: bool,
 }
 
 // By hand: wasmtime's `InstancePre` is not `Debug`.
@@ -317,6 +330,7 @@ impl core::fmt::Debug for WasmtimeLinkedModule {
             .field("engine", &self.engine)
             .field("module", self.pre.module())
             .field("linkage", &self.linkage)
+            .field("is_async", &self.is_async)
             .finish()
     }
 }
@@ -363,10 +377,12 @@ impl LinkedModule for WasmtimeLinkedModule {
         // `instantiate` also runs the start function, like wasmi's
         // `Instance::new`: it gets a budget and a deadline of its own.
         prepare_call(&mut store, &call_limits)?;
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(from_instantiation)?;
+        let instance = sync_or_now!(
+            self.is_async,
+            self.pre.instantiate(&mut store),
+            self.pre.instantiate_async(&mut store)
+        )?
+        .map_err(from_instantiation)?;
 
         let memory = instance
             .get_memory(&mut store, MEMORY)
@@ -385,7 +401,12 @@ impl LinkedModule for WasmtimeLinkedModule {
                 .typed::<i64, ()>(&store)
                 .map_err(|_| Error::signature_mismatch(SET_ID, "(i64) -> ()", set_id.ty(&store)))?;
             prepare_call(&mut store, &call_limits)?;
-            typed.call(&mut store, instance_id).map_err(from_call)?;
+            sync_or_now!(
+                self.is_async,
+                typed.call(&mut store, instance_id),
+                typed.call_async(&mut store, instance_id)
+            )?
+            .map_err(from_call)?;
         }
         Ok(WasmtimeInstance::new(
             store,
@@ -394,6 +415,7 @@ impl LinkedModule for WasmtimeLinkedModule {
             initiate_buffer,
             call_limits,
             self.engine.ticker.clone(),
+            self.is_async,
         ))
     }
 }

@@ -38,7 +38,7 @@ pub(crate) fn define(linker: &mut Linker<StoreData>, func: &HostFunc) -> wasmtim
 
 /// Runs `call` with the calling instance's memory (once known) and host
 /// data lent to refill-core's `Caller`; an error becomes the trap.
-fn with_caller<R>(
+pub(crate) fn with_caller<R>(
     caller: &mut wasmtime::Caller<'_, StoreData>,
     call: impl FnOnce(&mut Caller<'_>) -> refill_core::Result<R>,
 ) -> wasmtime::Result<R> {

@@ -6,7 +6,7 @@ use core::fmt;
 use refill_core::instance::check_entry_signature;
 use refill_core::memory::checked_slice_range;
 use refill_core::{Bindings, Error, GuestMemory, HostData, Result};
-use wasmtime::{Memory, Store, TypedFunc, Val, ValType};
+use wasmtime::{Func, Memory, Store, TypedFunc, Val, ValType};
 
 use std::sync::Arc;
 
@@ -24,6 +24,9 @@ pub struct WasmtimeInstance {
     limits: CallLimits,
     /// The engine's epoch ticker, kept running while the instance lives.
     _ticker: Option<Arc<EpochTicker>>,
+    /// Linked for async calls: wasmtime then takes only its `*_async`
+    /// entry points, which the sync operations poll once.
+    is_async: bool,
 }
 
 // By hand: wasmtime's `TypedFunc` is not `Debug`, its untyped `Func` is.
@@ -35,6 +38,7 @@ impl fmt::Debug for WasmtimeInstance {
             .field("memory", &self.memory)
             .field("initiate_buffer", self.initiate_buffer.func())
             .field("limits", &self.limits)
+            .field("is_async", &self.is_async)
             .finish()
     }
 }
@@ -47,6 +51,7 @@ impl WasmtimeInstance {
         initiate_buffer: TypedFunc<u32, i64>,
         limits: CallLimits,
         ticker: Option<Arc<EpochTicker>>,
+        is_async: bool,
     ) -> Self {
         Self {
             store,
@@ -55,19 +60,14 @@ impl WasmtimeInstance {
             initiate_buffer,
             limits,
             _ticker: ticker,
+            is_async,
         }
     }
 }
 
-impl Bindings for WasmtimeInstance {
-    fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
-        prepare_call(&mut self.store, &self.limits)?;
-        self.initiate_buffer
-            .call(&mut self.store, capacity)
-            .map_err(from_call)
-    }
-
-    fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+impl WasmtimeInstance {
+    /// The export `export`, its type checked for `args` `i64` arguments.
+    pub(crate) fn entry(&mut self, export: &str, args: usize) -> Result<Func> {
         let func = self
             .instance
             .get_func(&mut self.store, export)
@@ -78,20 +78,52 @@ impl Bindings for WasmtimeInstance {
         let is_i64 = |t: ValType| t.is_i64();
         check_entry_signature(
             export,
-            args.len(),
+            args,
             ty.params().map(is_i64),
             ty.results().map(is_i64),
             &ty,
         )?;
-        let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
-        let mut output = [Val::I64(0)];
-        prepare_call(&mut self.store, &self.limits)?;
-        func.call(&mut self.store, &inputs, &mut output)
-            .map_err(from_call)?;
+        Ok(func)
+    }
+
+    /// An entry point's result.
+    pub(crate) fn result(export: &str, output: [Val; 1]) -> Result<i64> {
         match output {
             [Val::I64(value)] => Ok(value),
             ref other => Err(Error::signature_mismatch(export, "-> i64", other)),
         }
+    }
+
+    /// The store and the limits of each call.
+    #[cfg(feature = "async")]
+    pub(crate) fn store_and_limits(&mut self) -> (&mut Store<StoreData>, &CallLimits) {
+        (&mut self.store, &self.limits)
+    }
+}
+
+impl Bindings for WasmtimeInstance {
+    fn initiate_buffer(&mut self, capacity: u32) -> Result<i64> {
+        prepare_call(&mut self.store, &self.limits)?;
+        sync_or_now!(
+            self.is_async,
+            self.initiate_buffer.call(&mut self.store, capacity),
+            self.initiate_buffer.call_async(&mut self.store, capacity)
+        )?
+        .map_err(from_call)
+    }
+
+    fn invoke(&mut self, export: &str, args: &[i64]) -> Result<i64> {
+        let func = self.entry(export, args.len())?;
+        let inputs: Vec<Val> = args.iter().map(|&a| Val::I64(a)).collect();
+        let mut output = [Val::I64(0)];
+        prepare_call(&mut self.store, &self.limits)?;
+        sync_or_now!(
+            self.is_async,
+            func.call(&mut self.store, &inputs, &mut output),
+            func.call_async(&mut self.store, &inputs, &mut output)
+        )?
+        .map_err(from_call)?;
+        Self::result(export, output)
     }
 
     fn with_memory<R>(&mut self, f: impl FnOnce(&mut dyn GuestMemory, &mut HostData) -> R) -> R {

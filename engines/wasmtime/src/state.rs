@@ -83,3 +83,28 @@ pub(crate) fn prepare_call(store: &mut Store<StoreData>, limits: &CallLimits) ->
     }
     Ok(())
 }
+
+/// `$sync`, the call on a store of a module linked without async calls;
+/// on one linked for them (`$is_async`), where wasmtime takes only its
+/// `*_async` entry points, `$async` polled once
+/// (`refill_core::asynchronous::poll_now`): outside an async call no stream
+/// waits. A `refill_core::Result` of the call's own result.
+#[cfg(feature = "async")]
+macro_rules! sync_or_now {
+    ($is_async:expr, $sync:expr, $async:expr) => {
+        if $is_async {
+            refill_core::asynchronous::poll_now($async)
+        } else {
+            Ok($sync)
+        }
+    };
+}
+
+/// Without the feature `async`, no module is linked for async calls.
+#[cfg(not(feature = "async"))]
+macro_rules! sync_or_now {
+    ($is_async:expr, $sync:expr, $async:expr) => {{
+        let _: bool = $is_async;
+        Ok::<_, refill_core::Error>($sync)
+    }};
+}
