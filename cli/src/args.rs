@@ -81,7 +81,7 @@ pub(crate) struct BenchArgs {
     /// Repetitions per case (default: 20 at 1 MiB down to 1 at 256 MiB and more); the median counts.
     #[arg(long)]
     pub(crate) reps: Option<usize>,
-    /// Size of the file streamed through a ReaderSource to measure host RSS (0: skip).
+    /// Size of the file streamed through a ReaderSource, and in and out through the xor guest, to measure host RSS (0: skip).
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub(crate) file_size: u64,
     /// Write an SVG chart of GiB/s against chunk size to this file.

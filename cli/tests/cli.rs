@@ -506,7 +506,7 @@ fn bench_reports_every_workload_and_the_targets() {
         "--reps",
         "1",
         "--file-size",
-        "1MiB",
+        "2MiB",
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -533,6 +533,9 @@ fn bench_reports_every_workload_and_the_targets() {
         "host RSS growth streaming the file",
         "round trip: streamed out / collected whole",
         "round trip guest memory",
+        "async fan-in: 100 instances / one",
+        "host RSS growth, a 2.0M file in and out",
+        "file round trip guest memory, 2.0M / 1.0M",
     ] {
         assert!(json.contains(target), "{target} missing: {json}");
     }

@@ -9,7 +9,7 @@ use bytesize::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refill::{EngineKind, Result};
 use refill_bench::fan_in::{FanIn, FanInPlan, fan_in};
-use refill_bench::round_trip::{RoundTrip, round_trip};
+use refill_bench::round_trip::{FileTrip, RoundTrip, file_round_trip, round_trip};
 use refill_bench::{FileRun, Measurement, Workload, chart, payload, run, workload};
 
 use self::per_call::PerCall;
@@ -185,17 +185,18 @@ impl ThroughputPlan {
             .iter()
             .map(|&e| fan_in(e, FanInPlan::TARGET))
             .collect::<Result<Vec<_>>>()?;
-        bar.set_message("a file through a ReaderSource");
-        let file_rss = if self.file_len > 0 {
-            file_rss(self.file_len, &self.engines)?
+        bar.set_message("a file through a ReaderSource, and a file round trip");
+        let files = if self.file_len > 0 {
+            file_runs(self.file_len, &self.engines)?
         } else {
-            Vec::new()
+            FileRuns::default()
         };
         Ok(Report {
             rows,
             paired: Some(paired),
             scaling,
-            file_rss,
+            file_rss: files.digests,
+            file_trips: files.trips,
             round_trips,
             fan_ins,
             per_call: None,
@@ -375,6 +376,8 @@ struct Report {
     /// Per engine: one instance alone, two on two threads, in GiB/s.
     scaling: Vec<(EngineKind, (f64, f64))>,
     file_rss: Vec<FileRun>,
+    /// Per engine: a file in and a file out, at 1 MiB and the file size.
+    file_trips: Vec<FileTrip>,
     /// Per engine, at 1 MiB and at the targets' size.
     round_trips: Vec<RoundTrip>,
     /// Per engine: async calls from paced sources, many against one.
@@ -520,6 +523,36 @@ impl Report {
                 }
             }
         }
+        for trip in self.file_trips.iter().filter(|f| f.len > 1 << 20) {
+            if let Some(growth) = trip.rss_growth_bytes {
+                t.push(Target {
+                    what: format!(
+                        "{} host RSS growth, a {} file in and out (MiB)",
+                        trip.engine,
+                        size_text(trip.len)
+                    ),
+                    value: growth as f64 / f64::from(1u32 << 20),
+                    bound: "≤ 16".into(),
+                    holds: growth <= 16 << 20,
+                });
+            }
+            if let Some(small) = self
+                .file_trips
+                .iter()
+                .find(|f| f.engine == trip.engine && f.len == 1 << 20)
+            {
+                t.push(Target {
+                    what: format!(
+                        "{} file round trip guest memory, {} / 1.0M",
+                        trip.engine,
+                        size_text(trip.len)
+                    ),
+                    value: trip.guest_memory as f64 / small.guest_memory.max(1) as f64,
+                    bound: "= 1.00".into(),
+                    holds: trip.guest_memory == small.guest_memory,
+                });
+            }
+        }
         // The CLI's path (`refill run --input FILE` reads ahead) against the
         // minimal binding with the payload in memory.
         for run in file_rss {
@@ -663,6 +696,19 @@ impl Report {
                 size_text(run.peak_memory_bytes)
             )?;
         }
+        for trip in &self.file_trips {
+            writeln!(
+                out,
+                "{}: a {} file in and a file out through xor at {:.2} GiB/s, checked byte for byte \
+                 (host peak RSS grew {}); guest memory {}",
+                trip.engine,
+                size_text(trip.len),
+                trip.gib_per_s,
+                trip.rss_growth_bytes
+                    .map_or_else(|| "(not measured)".to_owned(), size_text),
+                size_text(trip.guest_memory)
+            )?;
+        }
         Ok(())
     }
 
@@ -703,6 +749,19 @@ impl Report {
                 })
             })
             .collect();
+        let file_trips: Vec<serde_json::Value> = self
+            .file_trips
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "engine": f.engine.name(),
+                    "payload_bytes": f.len,
+                    "gib_per_s": f.gib_per_s,
+                    "rss_growth_bytes": f.rss_growth_bytes,
+                    "guest_memory_bytes": f.guest_memory,
+                })
+            })
+            .collect();
         let fan_ins: Vec<serde_json::Value> = self
             .fan_ins
             .iter()
@@ -725,6 +784,7 @@ impl Report {
                 "measurements": measurements,
                 "round_trips": round_trips,
                 "fan_ins": fan_ins,
+                "file_trips": file_trips,
                 "per_call": per_call,
                 "targets": targets,
             })
@@ -732,18 +792,54 @@ impl Report {
     }
 }
 
-/// Writes a generated file of `len` bytes to the temp dir, streams it into
-/// the digest guest on each engine, and removes it.
-fn file_rss(len: u64, engines: &[EngineKind]) -> CliResult<Vec<FileRun>> {
-    let path: PathBuf =
-        std::env::temp_dir().join(format!("refill-bench-{}.state", std::process::id()));
+/// What the file part measured: the digest of a file through each source,
+/// and round trips of a file in and a file out.
+#[derive(Default)]
+struct FileRuns {
+    digests: Vec<FileRun>,
+    /// Per engine: 1 MiB, then `len`.
+    trips: Vec<FileTrip>,
+}
+
+/// Writes a generated file of `len` bytes (and one of 1 MiB) to the temp
+/// dir, streams it into the digest guest on each engine, and through the
+/// xor guest into a file out; removes them.
+fn file_runs(len: u64, engines: &[EngineKind]) -> CliResult<FileRuns> {
+    let dir = std::env::temp_dir();
+    let named = |what: &str| dir.join(format!("refill-bench-{}.{what}", std::process::id()));
+    let (big, small, out) = (named("state"), named("small"), named("out"));
+    write_generated(&big, len)?;
+    let written = write_generated(&small, 1 << 20);
+    let measured = written.and_then(|()| {
+        let mut runs = FileRuns::default();
+        for &e in engines {
+            runs.digests
+                .push(workload::file_into_digest(e, &big, TARGET_CHUNK)?);
+            for input in [&small, &big] {
+                runs.trips
+                    .push(file_round_trip(e, input, FILE_SEED, &out, TARGET_CHUNK)?);
+            }
+        }
+        Ok(runs)
+    });
+    for path in [&big, &small, &out] {
+        let _ = std::fs::remove_file(path);
+    }
+    measured
+}
+
+/// The seed of the bench files' generated bytes.
+const FILE_SEED: u64 = 9;
+
+/// Writes `len` generated bytes of [`FILE_SEED`] to `path`.
+fn write_generated(path: &std::path::Path, len: u64) -> CliResult<()> {
     let written = (|| -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         let mut buf = vec![0u8; 1 << 20];
         let mut at = 0;
         while at < len {
             let n = (len - at).min(buf.len() as u64) as usize;
-            refill_testkit::fill_generated(9, at, &mut buf[..n]);
+            refill_testkit::fill_generated(FILE_SEED, at, &mut buf[..n]);
             file.write_all(&buf[..n])?;
             at += n as u64;
         }
@@ -752,11 +848,5 @@ fn file_rss(len: u64, engines: &[EngineKind]) -> CliResult<Vec<FileRun>> {
     written.map_err(|e| CliError::Io {
         what: format!("cannot write {}", path.display()),
         source: e,
-    })?;
-    let measured = engines
-        .iter()
-        .map(|&e| workload::file_into_digest(e, &path, TARGET_CHUNK))
-        .collect::<Result<_>>();
-    let _ = std::fs::remove_file(&path);
-    Ok(measured?)
+    })
 }
