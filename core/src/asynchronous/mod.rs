@@ -157,8 +157,13 @@ pub trait AsyncInstance: Instance + Send {
     /// executor's thread free. When the export returns, each output is
     /// drained a last time, written, flushed and shut down. A stream that
     /// cannot be opened releases those already open. Dropping the future
-    /// before it completes abandons the call: the instance then refuses
-    /// every call ([`ErrorKind::Poisoned`]).
+    /// before it completes abandons the call. Where the guest is suspended
+    /// in the call (wasmtime, wasmi), the instance then refuses every call
+    /// ([`ErrorKind::Poisoned`]). Under wasmer's fallback, the call fails
+    /// at its next wait on the worker thread, and the instance takes the
+    /// next call. A source that stalls stalls the call: the deadline is
+    /// checked only while the guest runs, so bound the wait with a timeout
+    /// around the future.
     fn call_with_streams_async<'a>(
         &'a mut self,
         export: &'a str,
