@@ -16,7 +16,7 @@ use refill_fixtures::{DIGEST, XOR, XOR_KEY};
 use refill_testkit::async_io::{CollectWriter, Failing, PacedReader};
 use rstest::rstest;
 use rstest_reuse::apply;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::engines;
 
@@ -49,6 +49,19 @@ fn xored(len: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The xor guest's arguments: an async input of `len` declared bytes and
+/// an async output.
+fn xor_streams(
+    reader: impl AsyncRead + Send + 'static,
+    len: u64,
+    writer: impl AsyncWrite + Send + 'static,
+) -> Vec<AsyncStream> {
+    vec![
+        AsyncSource::new(reader, len).into(),
+        AsyncSink::new(writer).into(),
+    ]
+}
+
 /// The xor guest over an async input and an async output.
 fn xor_async(
     instance: &mut AnyInstance,
@@ -56,10 +69,7 @@ fn xor_async(
     len: u64,
     writer: CollectWriter,
 ) -> Result<i64> {
-    let streams = vec![
-        AsyncSource::new(reader, len).into(),
-        AsyncSink::new(writer).into(),
-    ];
+    let streams = xor_streams(reader, len, writer);
     runtime().block_on(instance.call_with_streams_async(XOR.export, streams))
 }
 
@@ -116,10 +126,7 @@ fn the_executor_thread_stays_free_while_the_guest_waits(engine: EngineKind) {
     let (mut feed, reader) = tokio::io::duplex(512);
     let writer = CollectWriter::new();
     let mut instance = instance(engine, XOR.wasm, true);
-    let streams = vec![
-        AsyncSource::new(reader, len).into(),
-        AsyncSink::new(writer.clone()).into(),
-    ];
+    let streams = xor_streams(reader, len, writer.clone());
     let fed = Arc::new(Mutex::new(0usize));
     let pieces = Arc::clone(&fed);
     let result = runtime().block_on(async {
@@ -184,48 +191,35 @@ fn async_and_sync_streams_mix_in_one_call(engine: EngineKind) {
 fn reader_and_writer_failures_come_back_typed(engine: EngineKind) {
     let mut instance = instance(engine, XOR.wasm, true);
     let len = 5000;
-    let failed = |instance: &mut AnyInstance, streams: Vec<AsyncStream>| {
-        runtime()
+    let paced = |declared: u64| PacedReader::new(11, declared, 700);
+    let cases: [(Vec<AsyncStream>, ErrorKind); 4] = [
+        (
+            xor_streams(paced(len - 10), len, CollectWriter::new()),
+            ErrorKind::SourceTruncated,
+        ),
+        (
+            xor_streams(paced(len + 10), len, CollectWriter::new()),
+            ErrorKind::SourceOverlong,
+        ),
+        (
+            xor_streams(
+                Failing(std::io::ErrorKind::ConnectionReset),
+                len,
+                CollectWriter::new(),
+            ),
+            ErrorKind::SourceFailed,
+        ),
+        (
+            xor_streams(paced(len), len, Failing(std::io::ErrorKind::BrokenPipe)),
+            ErrorKind::SinkFailed,
+        ),
+    ];
+    for (streams, kind) in cases {
+        let e = runtime()
             .block_on(instance.call_with_streams_async(XOR.export, streams))
-            .expect_err("the call fails")
-            .kind()
-    };
-    let truncated = vec![
-        AsyncSource::new(PacedReader::new(11, len - 10, 700), len).into(),
-        AsyncSink::new(CollectWriter::new()).into(),
-    ];
-    assert_eq!(
-        failed(&mut instance, truncated),
-        ErrorKind::SourceTruncated,
-        "{engine}"
-    );
-    let overlong = vec![
-        AsyncSource::new(PacedReader::new(11, len + 10, 700), len).into(),
-        AsyncSink::new(CollectWriter::new()).into(),
-    ];
-    assert_eq!(
-        failed(&mut instance, overlong),
-        ErrorKind::SourceOverlong,
-        "{engine}"
-    );
-    let broken_reader = vec![
-        AsyncSource::new(Failing(std::io::ErrorKind::ConnectionReset), len).into(),
-        AsyncSink::new(CollectWriter::new()).into(),
-    ];
-    assert_eq!(
-        failed(&mut instance, broken_reader),
-        ErrorKind::SourceFailed,
-        "{engine}"
-    );
-    let broken_writer = vec![
-        AsyncSource::new(PacedReader::new(11, len, 700), len).into(),
-        AsyncSink::new(Failing(std::io::ErrorKind::BrokenPipe)).into(),
-    ];
-    assert_eq!(
-        failed(&mut instance, broken_writer),
-        ErrorKind::SinkFailed,
-        "{engine}"
-    );
+            .expect_err("the call fails");
+        assert_eq!(e.kind(), kind, "{engine}: {e}");
+    }
 
     let writer = CollectWriter::new();
     let result = xor_async(
@@ -292,10 +286,7 @@ fn dropping_a_waiting_call_abandons_it(engine: EngineKind) {
         // future is dropped at 150 ms, the guest waiting for the second.
         let reader =
             PacedReader::new(11, len, CHUNK as usize).with_delay(Duration::from_millis(100));
-        let streams = vec![
-            AsyncSource::new(reader, len).into(),
-            AsyncSink::new(CollectWriter::new()).into(),
-        ];
+        let streams = xor_streams(reader, len, CollectWriter::new());
         let call = instance.call_with_streams_async(XOR.export, streams);
         let timed_out = tokio::time::timeout(Duration::from_millis(150), call).await;
         assert!(
