@@ -1,6 +1,8 @@
 //! A freenet contract on a refill instance: arguments in, result record out.
 
 use refill_core::abi::IMPORT_MODULE;
+#[cfg(feature = "async")]
+use refill_core::{AsyncInstance, AsyncStream};
 use refill_core::{BoxedSource, Instance, InstanceConfig, LinkedModule, Module, StreamOptions};
 
 use crate::entry::Entry;
@@ -185,19 +187,7 @@ impl<I: Instance> Contract<I> {
     /// result ([`ContractResult::contract_error`]); a trap, a refusal of the
     /// refill checks or a malformed result record is an error.
     pub fn call(&mut self, entry: Entry, args: Vec<BoxedSource>) -> Result<ContractResult> {
-        let names = entry.arguments();
-        if args.len() != names.len() {
-            return Err(Error::new(
-                ErrorKind::Refill(refill_core::ErrorKind::SignatureMismatch),
-                format!(
-                    "{} takes {} arguments ({}), got {}",
-                    entry.export(),
-                    names.len(),
-                    names.join(", "),
-                    args.len()
-                ),
-            ));
-        }
+        let names = check_arguments(entry, args.len())?;
         let mut addrs = Vec::with_capacity(args.len());
         for (source, name) in args.into_iter().zip(names) {
             let options = match self.protocol {
@@ -216,6 +206,41 @@ impl<I: Instance> Contract<I> {
         let record_addr = self
             .instance
             .call(entry.export(), &addrs)
+            .map_err(|e| Error::from(e).context(entry.export()))?;
+        self.read_result(entry, record_addr)
+    }
+
+    /// [`Contract::call`] as a future, with async arguments (feature
+    /// `async`): each argument an [`AsyncStream`] (a state read from the
+    /// network, say, beside parameters in memory), and the guest waiting
+    /// for each chunk without blocking the executor's thread. The module
+    /// must be linked for async calls ([`FreenetHost::with_async_calls`]).
+    /// A contract built before the streaming ABI wants each argument whole
+    /// and takes sync calls only.
+    #[cfg(feature = "async")]
+    pub async fn call_async(
+        &mut self,
+        entry: Entry,
+        args: Vec<AsyncStream>,
+    ) -> Result<ContractResult>
+    where
+        I: AsyncInstance,
+    {
+        check_arguments(entry, args.len())?;
+        if self.protocol == Protocol::OneShot {
+            return Err(Error::new(
+                ErrorKind::Refill(refill_core::ErrorKind::Unsupported),
+                format!(
+                    "{}: a contract built before the streaming ABI takes its arguments whole, \
+                     in sync calls only",
+                    entry.export()
+                ),
+            ));
+        }
+        let record_addr = self
+            .instance
+            .call_with_streams_async(entry.export(), args)
+            .await
             .map_err(|e| Error::from(e).context(entry.export()))?;
         self.read_result(entry, record_addr)
     }
@@ -273,4 +298,21 @@ pub(crate) fn read_record(
             format!("the engine read {} bytes of a 16-byte record", bytes.len()),
         )
     })
+}
+
+/// Checks that `entry` takes `given` arguments; their names.
+fn check_arguments(entry: Entry, given: usize) -> Result<&'static [&'static str]> {
+    let names = entry.arguments();
+    if given != names.len() {
+        return Err(Error::new(
+            ErrorKind::Refill(refill_core::ErrorKind::SignatureMismatch),
+            format!(
+                "{} takes {} arguments ({}), got {given}",
+                entry.export(),
+                names.len(),
+                names.join(", "),
+            ),
+        ));
+    }
+    Ok(names)
 }

@@ -6,9 +6,11 @@
 //! contract and the bincode 1 layout freenet-stdlib writes: they do not come
 //! from refill-freenet's own decoder.
 
+use std::time::Duration;
+
 use refill::freenet::{
-    Contract, ContractResult, Entry, ErrorKind as FreenetKind, LegacyPolicy, Protocol, Result,
-    ResultKind, Validity, Value,
+    Contract, ContractModule, ContractResult, Entry, ErrorKind as FreenetKind, LegacyPolicy,
+    Protocol, Result, ResultKind, Validity, Value,
 };
 use refill::{
     AnyEngine, AnyInstance, BoxedSource, BytesSource, Engine, EngineKind, ErrorKind, Instance,
@@ -123,15 +125,11 @@ fn check(
     assert_eq!(stats.streams, args.len() as u64, "{what}");
 }
 
-/// Runs `entry` on a fresh instance of the contract with the model's
-/// arguments for `state`, checks the payload against the model, and returns
-/// it.
-fn run_entry(engine: EngineKind, entry: Entry, state: &[u8]) -> Result<Vec<u8>> {
-    let mut c = contract(engine, FREENET_LOG, LegacyPolicy::Refuse)?;
-    assert_eq!(c.protocol(), Protocol::Streaming);
-    let what = format!("{engine} {entry} on {} bytes", state.len());
+/// The model's arguments of `entry` for `state`, and the payload the
+/// contract must return.
+fn model(entry: Entry, state: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
     let half = state.len() / 2;
-    let (args, expected): (Vec<Vec<u8>>, Vec<u8>) = match entry {
+    match entry {
         Entry::Validate => {
             // At most `len` bytes, and the byte 0xA5 is forbidden.
             let mut params = (state.len() as u64).to_le_bytes().to_vec();
@@ -164,12 +162,91 @@ fn run_entry(engine: EngineKind, entry: Entry, state: &[u8]) -> Result<Vec<u8>> 
                 ok(&expected),
             )
         }
-    };
+    }
+}
+
+/// Runs `entry` on a fresh instance of the contract with the model's
+/// arguments for `state`, checks the payload against the model, and returns
+/// it.
+fn run_entry(engine: EngineKind, entry: Entry, state: &[u8]) -> Result<Vec<u8>> {
+    let mut c = contract(engine, FREENET_LOG, LegacyPolicy::Refuse)?;
+    assert_eq!(c.protocol(), Protocol::Streaming);
+    let what = format!("{engine} {entry} on {} bytes", state.len());
+    let (args, expected) = model(entry, state);
     let sources = args.iter().map(|a| source(a)).collect();
     let result = c.call(entry, sources)?;
     let arg_slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     check(&result, c.instance(), &arg_slices, &expected, &what);
     Ok(result.payload)
+}
+
+/// The real freenet-stdlib contract, linked for async calls, gets its
+/// state from a tokio reader that hands it out 4 KiB at a time, 1 ms
+/// apart, the other arguments from memory: every entry point returns the
+/// model's payload, as the sync call of the same instance does. A legacy
+/// contract refuses async calls.
+#[apply(engines)]
+fn real_contract_entry_points_take_an_async_state(#[case] engine: EngineKind) -> Result<()> {
+    use refill::freenet::FreenetHost;
+    use refill::{AsyncSource, AsyncStream};
+    use refill_testkit::async_io::PacedReader;
+
+    let module = AnyEngine::new(engine)?.compile(FREENET_LOG)?;
+    let host = FreenetHost::new().with_async_calls();
+    let linked = ContractModule::new(&module, &host, LegacyPolicy::Refuse)?;
+    let mut c = linked.instantiate(&InstanceConfig::new().with_chunk_size(CHUNK))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let len = (100 << 10) + 3;
+    let state = generated(5, len);
+    for entry in [
+        Entry::Validate,
+        Entry::Summarize,
+        Entry::Delta,
+        Entry::Update,
+    ] {
+        let (args, expected) = model(entry, &state);
+        let streams: Vec<AsyncStream> = args
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| match i {
+                1 => AsyncSource::new(
+                    PacedReader::new(5, len as u64, 4096).with_delay(Duration::from_millis(1)),
+                    len as u64,
+                )
+                .into(),
+                _ => AsyncStream::Source(source(arg)),
+            })
+            .collect();
+        let by_async = runtime.block_on(c.call_async(entry, streams))?;
+        assert!(
+            by_async.payload == expected,
+            "{engine} {entry}: async payload differs"
+        );
+        let by_sync = c.call(entry, args.iter().map(|a| source(a)).collect())?;
+        assert!(by_sync.payload == by_async.payload, "{engine} {entry}");
+    }
+
+    let legacy = AnyEngine::new(engine)?.compile(&wat(LEGACY_CONTRACT))?;
+    let mut old = ContractModule::new(&legacy, &host, LegacyPolicy::Serve)?
+        .instantiate(&InstanceConfig::new())?;
+    let e = runtime
+        .block_on(old.call_async(
+            Entry::Summarize,
+            vec![
+                AsyncStream::Source(source(b"")),
+                AsyncStream::Source(source(b"state")),
+            ],
+        ))
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        FreenetKind::Refill(ErrorKind::Unsupported),
+        "{engine}: {e}"
+    );
+    Ok(())
 }
 
 /// Every entry point of the real freenet-stdlib contract returns, for every

@@ -120,12 +120,15 @@ pub struct FreenetHost {
     contracts: Arc<dyn ContractStates>,
     delegates: Arc<dyn DelegateStore>,
     limits: HostLimits,
+    /// Links modules for async calls.
+    is_async: bool,
 }
 
 impl fmt::Debug for FreenetHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FreenetHost")
             .field("limits", &self.limits)
+            .field("is_async", &self.is_async)
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +162,17 @@ impl FreenetHost {
             contracts: Arc::new(MemoryContractStates::new()),
             delegates: Arc::new(MemoryDelegates::new()),
             limits: HostLimits::default(),
+            is_async: false,
         }
+    }
+
+    /// Links modules for async calls too ([`crate::Contract::call_async`];
+    /// [`HostFunctions::enable_async`]). Sync calls keep working.
+    #[cfg(feature = "async")]
+    #[must_use]
+    pub fn with_async_calls(mut self) -> Self {
+        self.is_async = true;
+        self
     }
 
     /// Sends guest log lines to `sink` too.
@@ -229,6 +242,10 @@ impl FreenetHost {
         secrets::define(&mut functions, self, env);
         contracts::define(&mut functions, self, env);
         management::define(&mut functions, self, env);
+        #[cfg(feature = "async")]
+        if self.is_async {
+            functions.enable_async();
+        }
         FreenetImports { functions, env }
     }
 
