@@ -223,12 +223,7 @@ impl<B: Bindings> Instance for B {
 
     fn call(&mut self, export: &str, args: &[i64]) -> Result<i64> {
         let guard = CallGuard::enter(self)?;
-        let result = if export == FILL_BUFFER || export == DRAIN_BUFFER {
-            // The host's own imports are never the guest's to re-export and call.
-            Err(Error::missing_export(export))
-        } else {
-            guard.bindings.invoke(export, args)
-        };
+        let result = check_callable(export).and_then(|()| guard.bindings.invoke(export, args));
         let result = result.and_then(|value| {
             guard
                 .bindings
@@ -270,6 +265,15 @@ impl<B: Bindings> Instance for B {
     fn put_state(&mut self, index: usize, state: BoxedState) -> Result<()> {
         self.host_data_mut().put_state(index, state)
     }
+}
+
+/// Refuses to call the host's own stream imports as an export: they are
+/// never the guest's to re-export and call.
+pub(crate) fn check_callable(export: &str) -> Result<()> {
+    if export == FILL_BUFFER || export == DRAIN_BUFFER {
+        return Err(Error::missing_export(export));
+    }
+    Ok(())
 }
 
 /// Checks that an entry point takes exactly one `i64` per argument and

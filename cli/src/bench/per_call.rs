@@ -225,18 +225,13 @@ impl PerCall {
     }
 
     pub(super) fn write_tables(&self, out: &mut impl Write) -> std::io::Result<()> {
-        writeln!(out)?;
-        writeln!(
+        table_head(
             out,
             "Call latency: a fresh instance of the compiled digest guest per call, the state \
-             streamed in, the result read (medians of rounds in which both ran once):"
+             streamed in, the result read (medians of rounds in which both ran once):",
+            "| engine | state | refill µs | minimal µs | × minimal |",
+            "|---|---:|---:|---:|---:|",
         )?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "| engine | state | refill µs | minimal µs | × minimal |"
-        )?;
-        writeln!(out, "|---|---:|---:|---:|---:|")?;
         for l in &self.latency {
             writeln!(
                 out,
@@ -249,17 +244,12 @@ impl PerCall {
             )?;
         }
         if !self.load.is_empty() {
-            writeln!(out)?;
-            writeln!(
+            table_head(
                 out,
-                "Compiling against loading from the module cache (medians):"
+                "Compiling against loading from the module cache (medians):",
+                "| engine | module | wasm | compile ms | cache load ms | × faster |",
+                "|---|---|---:|---:|---:|---:|",
             )?;
-            writeln!(out)?;
-            writeln!(
-                out,
-                "| engine | module | wasm | compile ms | cache load ms | × faster |"
-            )?;
-            writeln!(out, "|---|---|---:|---:|---:|---:|")?;
             for l in &self.load {
                 writeln!(
                     out,
@@ -274,18 +264,13 @@ impl PerCall {
             }
         }
         if !self.live.is_empty() {
-            writeln!(out)?;
-            writeln!(
+            table_head(
                 out,
                 "Live instances of freenet_log, each made and called once (summarize_state, 1 KiB), \
-                 each engine in a process of its own:"
+                 each engine in a process of its own:",
+                "| engine | instances | µs each | host RSS each | guest memory touched each | threads |",
+                "|---|---:|---:|---:|---:|---:|",
             )?;
-            writeln!(out)?;
-            writeln!(
-                out,
-                "| engine | instances | µs each | host RSS each | guest memory touched each | threads |"
-            )?;
-            writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
             for l in &self.live {
                 writeln!(
                     out,
@@ -300,18 +285,13 @@ impl PerCall {
                 )?;
             }
         }
-        writeln!(out)?;
-        writeln!(
+        table_head(
             out,
             "summarize_state (1 KiB) on freenet_log from one thread and from two (calls/s in all; \
-             medians of 3): on an instance per thread, and on a fresh instance per call:"
+             medians of 3): on an instance per thread, and on a fresh instance per call:",
+            "| engine | reused, one thread | reused, two | × one | fresh, one thread | fresh, two | × one |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         )?;
-        writeln!(out)?;
-        writeln!(
-            out,
-            "| engine | reused, one thread | reused, two | × one | fresh, one thread | fresh, two | × one |"
-        )?;
-        writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
         let times = |(one, two): (f64, f64)| two / one.max(f64::MIN_POSITIVE);
         for t in &self.threads {
             writeln!(
@@ -470,4 +450,19 @@ fn live_in_child(subject: Subject, count: usize) -> CliResult<Live> {
         touched_bytes,
         threads: number("threads"),
     })
+}
+
+/// A table's caption (after a blank line), a blank line, its header and its
+/// alignment row.
+fn table_head(
+    out: &mut impl Write,
+    caption: &str,
+    header: &str,
+    align: &str,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "{caption}")?;
+    writeln!(out)?;
+    writeln!(out, "{header}")?;
+    writeln!(out, "{align}")
 }

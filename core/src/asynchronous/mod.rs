@@ -41,7 +41,7 @@ use core::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use relay::{RelayServer, WaitRelay, relay};
-pub use stage::{Stage, StagedSink, StagedSource, Wait};
+pub use stage::{Stage, Wait};
 
 use crate::abi::{DRAIN_BUFFER, FILL_BUFFER, IMPORT_MODULE, OUTPUT_MODULE};
 use crate::error::{Error, ErrorKind, Result};
@@ -49,7 +49,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostData;
 #[cfg(doc)]
 use crate::host::HostFunctions;
-use crate::instance::{Bindings, CallGuard, Instance};
+use crate::instance::{Bindings, CallGuard, Instance, check_callable};
 use crate::sink::BoxedSink;
 use crate::stream::{BoxedSource, StreamOptions};
 
@@ -207,29 +207,15 @@ pub fn poll_now<F: Future>(future: F) -> Result<F::Output> {
 
 /// One stream argument made ready for the synchronous state machine: its
 /// source or sink (staged for an async one), and the stage.
-pub enum Prepared {
-    /// An input's source.
+enum Prepared {
     Input(BoxedSource, Option<Stage>),
-    /// An output's sink.
     Output(BoxedSink, Option<Stage>),
-}
-
-impl fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, stage) = match self {
-            Self::Input(_, stage) => ("Input", stage),
-            Self::Output(_, stage) => ("Output", stage),
-        };
-        f.debug_struct(kind)
-            .field("stage", stage)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Prepared {
     /// `stream`'s source or sink, staged with chunks of `chunk` bytes; with
     /// a `relay`, the staged halves wait through it (see [`WaitRelay`]).
-    pub fn new(stream: AsyncStream, chunk: u32, relay: Option<&WaitRelay>) -> Self {
+    fn new(stream: AsyncStream, chunk: u32, relay: Option<&WaitRelay>) -> Self {
         match stream {
             AsyncStream::Input(source) => {
                 let (stage, staged) =
@@ -245,45 +231,44 @@ impl Prepared {
         }
     }
 
-    /// Opens it on `instance` (which must be in a call's preparation: the
-    /// stage is registered with its descriptor); the descriptor address.
-    pub fn open(self, instance: &mut (impl Instance + ?Sized)) -> Result<(i64, Option<Stage>)> {
+    /// What an input must have staged before its stream is primed (the
+    /// first chunk), if anything.
+    fn first_wait(&self) -> Option<Wait> {
         match self {
-            Self::Input(source, stage) => {
-                Ok((instance.open_stream(source, StreamOptions::new())?, stage))
-            }
-            Self::Output(sink, stage) => {
-                Ok((instance.open_output(sink, StreamOptions::new())?, stage))
-            }
+            Self::Input(_, Some(stage)) => stage.wait(),
+            _ => None,
         }
+    }
+
+    /// Opens it on `b` and registers its stage with the descriptor (for
+    /// [`HostData::wait_before`]); the descriptor address.
+    fn open<B: Bindings>(self, b: &mut B) -> Result<i64> {
+        let (descriptor, stage) = match self {
+            Self::Input(source, stage) => (b.open_stream(source, StreamOptions::new())?, stage),
+            Self::Output(sink, stage) => (b.open_output(sink, StreamOptions::new())?, stage),
+        };
+        if let Some(stage) = stage {
+            b.host_data_mut().stage(descriptor, stage);
+        }
+        Ok(descriptor)
     }
 }
 
 /// Opens `streams` on `b` for an async call: each async input's first
-/// chunk awaited before its stream is primed, each stage registered in the
-/// host data. The descriptors, in order; on failure every stream is
-/// released.
+/// chunk awaited before its stream is primed. The descriptors, in order;
+/// on failure every stream is released.
 async fn open_all<B: Bindings + Send>(b: &mut B, streams: Vec<AsyncStream>) -> Result<Vec<i64>> {
     let chunk = b.host_data().streams().chunk_size();
     let mut args = Vec::with_capacity(streams.len());
     for stream in streams {
         let prepared = Prepared::new(stream, chunk, None);
-        let first = match &prepared {
-            Prepared::Input(_, Some(stage)) => stage.wait(),
-            _ => None,
-        };
-        let opened = match first {
+        let opened = match prepared.first_wait() {
             Some(wait) => wait.run().await,
             None => Ok(()),
         }
         .and_then(|()| prepared.open(b));
         match opened {
-            Ok((descriptor, stage)) => {
-                if let Some(stage) = stage {
-                    b.host_data_mut().stage(descriptor, stage);
-                }
-                args.push(descriptor);
-            }
+            Ok(descriptor) => args.push(descriptor),
             Err(e) => {
                 b.host_data_mut().release_streams();
                 return Err(e);
@@ -320,10 +305,9 @@ impl<B: AsyncBindings> AsyncInstance for B {
             self.host_data().check_async()?;
             let args = open_all(self, streams).await?;
             let guard = CallGuard::enter(self)?;
-            let result = if export == FILL_BUFFER || export == DRAIN_BUFFER {
-                Err(Error::missing_export(export))
-            } else {
-                guard.bindings.invoke_async(export, &args).await
+            let result = match check_callable(export) {
+                Ok(()) => guard.bindings.invoke_async(export, &args).await,
+                Err(e) => Err(e),
             };
             let result = match result {
                 Ok(value) => finish_all(guard.bindings).await.map(|()| value),
@@ -337,13 +321,11 @@ impl<B: AsyncBindings> AsyncInstance for B {
 }
 
 /// A call run by the fallback, on a thread that may block: its result
-/// and the stages of its async streams.
+/// and the stages of its async outputs, for [`serve_relayed`].
 #[derive(Debug)]
 pub struct RelayedCall {
-    /// What the call returned.
-    pub result: Result<i64>,
-    /// The stages of its async streams, in order.
-    pub stages: Vec<Stage>,
+    result: Result<i64>,
+    outputs: Vec<Stage>,
 }
 
 /// The fallback's call, run on the thread that keeps the instance (which
@@ -356,32 +338,23 @@ pub fn call_relayed<B: Bindings>(
     streams: Vec<AsyncStream>,
     relay: &WaitRelay,
 ) -> RelayedCall {
-    let mut stages = Vec::new();
-    if let Err(e) = b.host_data().check_async() {
-        return RelayedCall {
-            result: Err(e),
-            stages,
-        };
-    }
-    let chunk = b.host_data().streams().chunk_size();
-    let mut args = Vec::with_capacity(streams.len());
-    for stream in streams {
-        match Prepared::new(stream, chunk, Some(relay)).open(b) {
-            Ok((descriptor, stage)) => {
-                args.push(descriptor);
-                stages.extend(stage);
-            }
-            Err(e) => {
-                b.host_data_mut().release_streams();
-                return RelayedCall {
-                    result: Err(e),
-                    stages,
-                };
-            }
+    let opened = b.host_data().check_async().and_then(|()| {
+        let chunk = b.host_data().streams().chunk_size();
+        streams
+            .into_iter()
+            .map(|stream| Prepared::new(stream, chunk, Some(relay)).open(b))
+            .collect::<Result<Vec<i64>>>()
+    });
+    // Taken before the call releases them with its streams.
+    let outputs = b.host_data().output_stages();
+    let result = match opened {
+        Ok(args) => Instance::call(b, export, &args),
+        Err(e) => {
+            b.host_data_mut().release_streams();
+            Err(e)
         }
-    }
-    let result = Instance::call(b, export, &args);
-    RelayedCall { result, stages }
+    };
+    RelayedCall { result, outputs }
 }
 
 /// The awaiting side of the fallback: runs the waits that arrive through
@@ -391,9 +364,9 @@ pub async fn serve_relayed(
     server: RelayServer,
     call: impl Future<Output = Result<RelayedCall>>,
 ) -> Result<i64> {
-    let RelayedCall { result, stages } = server.serve_until(call).await?;
+    let RelayedCall { result, outputs } = server.serve_until(call).await?;
     let value = result?;
-    for stage in stages.iter().filter(|s| s.is_output()) {
+    for stage in &outputs {
         stage.close().await?;
     }
     Ok(value)

@@ -340,7 +340,7 @@ fn not_staged(what: &str) -> Error {
 /// The synchronous half of an input's [`Stage`]: takes staged bytes, and
 /// through its relay (if it has one) waits for them.
 #[derive(Debug)]
-pub struct StagedSource {
+pub(super) struct StagedSource {
     stage: Stage,
     total_len: u64,
     relay: Option<WaitRelay>,
@@ -379,7 +379,7 @@ impl StreamSource for StagedSource {
 /// The synchronous half of an output's [`Stage`]: stages one drain, once
 /// the one before is written (through its relay, if it has one).
 #[derive(Debug)]
-pub struct StagedSink {
+pub(super) struct StagedSink {
     stage: Stage,
     relay: Option<WaitRelay>,
 }

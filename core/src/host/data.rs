@@ -170,7 +170,7 @@ impl HostData {
     /// Refuses an async call unless the module was linked for them
     /// ([`HostFunctions::enable_async`]).
     #[cfg(feature = "async")]
-    pub fn check_async(&self) -> Result<()> {
+    pub(crate) fn check_async(&self) -> Result<()> {
         if self.is_async {
             return Ok(());
         }
@@ -182,7 +182,7 @@ impl HostData {
 
     /// Registers the stage of the async stream opened at `descriptor`.
     #[cfg(feature = "async")]
-    pub fn stage(&mut self, descriptor: i64, stage: crate::asynchronous::Stage) {
+    pub(crate) fn stage(&mut self, descriptor: i64, stage: crate::asynchronous::Stage) {
         self.stages.push((descriptor, stage));
     }
 
@@ -200,7 +200,7 @@ impl HostData {
 
     /// The stages of the call's async outputs.
     #[cfg(feature = "async")]
-    pub fn output_stages(&self) -> Vec<crate::asynchronous::Stage> {
+    pub(crate) fn output_stages(&self) -> Vec<crate::asynchronous::Stage> {
         self.stages
             .iter()
             .filter(|(_, stage)| stage.is_output())
